@@ -1,0 +1,201 @@
+"""Everything that reads or writes a run directory; the only module that knows
+its file names.
+
+Layout of runs/<name>-<YYYYmmdd-HHMMSS>[-N]/:
+  spec.yaml            the resolved spec, every default filled in
+  metrics.csv          one row per finished epoch
+  weights.safetensors  final (or last good) weights, Keras-style names
+  preprocessing.json   class names, standardisation, input shape
+  summary.json         status, final/best metrics, versions, timings
+Every file is written to a temporary file, fsynced and renamed into place, so
+a reader (or a crash) only ever sees a complete old or complete new version.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nncli.errors import RunError
+
+SPEC = "spec.yaml"
+METRICS = "metrics.csv"
+WEIGHTS = "weights.safetensors"
+PREPROCESSING = "preprocessing.json"
+SUMMARY = "summary.json"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
+
+
+def create_run_dir(runs_dir: Path, name: str) -> Path:
+    """Claim a new, empty run directory; never reuses or overwrites one."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot create runs directory {runs_dir}: {e.strerror}") from e
+    base = f"{_slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        candidate = runs_dir / (base if n == 1 else f"{base}-{n}")
+        try:
+            candidate.mkdir()  # atomic: fails if another process got there first
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunError(f"cannot create a run directory in {runs_dir}: {e.strerror}") from e
+    raise RunError(f"no free run directory name for {base!r} in {runs_dir}")
+
+
+class RunWriter:
+    """Writes one run's files; every write is atomic."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+
+    def _write(self, name: str, data: bytes) -> None:
+        try:
+            write_atomic(self.dir / name, data)
+        except OSError as e:
+            raise RunError(f"cannot write {self.dir / name}: {e.strerror or e}") from e
+
+    def write_spec(self, resolved: dict[str, Any]) -> None:
+        text = yaml.safe_dump(resolved, sort_keys=False, default_flow_style=None)
+        self._write(SPEC, text.encode())
+
+    def write_preprocessing(self, state: dict[str, Any]) -> None:
+        self._write(PREPROCESSING, _json_bytes(state))
+
+    def write_weights(self, weights: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+        from safetensors.numpy import save
+
+        arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+        self._write(WEIGHTS, save(arrays, metadata=metadata))
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Add one epoch's row and rewrite metrics.csv (small; atomic)."""
+        self.rows.append(row)
+        for key in row:
+            if key not in self.columns:
+                self.columns.append(key)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
+        writer.writeheader()
+        for r in self.rows:
+            writer.writerow({k: _fmt(v) for k, v in r.items()})
+        self._write(METRICS, buf.getvalue().encode())
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        self._write(SUMMARY, _json_bytes(summary))
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly; 'nan'/'inf' stay readable
+    return value
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, allow_nan=True, default=_jsonable) + "\n").encode()
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class RunReader:
+    """Reads a finished (or interrupted) run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = Path(run_dir)
+        if not self.dir.is_dir():
+            raise RunError(f"run directory not found: {self.dir}")
+        if not (self.dir / SPEC).is_file():
+            raise RunError(f"{self.dir} is not an nncli run (no {SPEC})")
+
+    def spec(self) -> dict[str, Any]:
+        try:
+            return yaml.safe_load((self.dir / SPEC).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise RunError(f"cannot read {self.dir / SPEC}: {e}") from e
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return read_weights(self.dir / WEIGHTS)
+
+    def preprocessing(self) -> dict[str, Any]:
+        return self._json(PREPROCESSING)
+
+    def summary(self) -> dict[str, Any]:
+        return self._json(SUMMARY)
+
+    def metrics(self) -> list[dict[str, str]]:
+        path = self.dir / METRICS
+        if not path.exists():
+            return []
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def _json(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.dir / name).read_text())
+        except FileNotFoundError:
+            raise RunError(f"{self.dir} has no {name}") from None
+        except (OSError, ValueError) as e:
+            raise RunError(f"cannot read {self.dir / name}: {e}") from e
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """Load a safetensors file into host arrays; a clear RunError if unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    if not Path(path).is_file():
+        raise RunError(f"weights file not found: {path}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RunError(f"cannot read weights {path}: {e}") from e

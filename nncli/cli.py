@@ -1,0 +1,259 @@
+"""The `nncli` command: parse arguments, call library functions, map errors to exit codes.
+
+Exit codes: 0 ok, 1 failure (I/O, run files), 2 invalid spec or usage,
+3 data error, 4 training diverged, 5 quality gate failed, 130 interrupted
+(143 on SIGTERM).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from nncli.errors import EXIT_INTERRUPTED, NncliError
+
+app = typer.Typer(
+    name="nncli",
+    help="Train neural networks from one YAML spec.\n\n"
+    "Example: nncli train specs/moons.yaml && nncli eval runs/<run-dir>",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print a JSON result on stdout; "
+                                       "logs stay on stderr.")]
+Overrides = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Override a spec value, e.g. --set optimizer.learning_rate=0.01 (repeatable).")]
+SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+
+
+def _err(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def _guard(debug: bool, fn: Callable[[], int | None]) -> None:
+    """Run a command body; turn library errors into one-line messages and exit codes."""
+    from nncli.train.run import Terminated
+
+    try:
+        code = fn() or 0
+    except NncliError as e:
+        if debug:
+            raise
+        lines = e.lines()
+        for line in lines:
+            _err(line)
+        if len(lines) > 1:
+            print(f"{len(lines)} errors", file=sys.stderr)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _err("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Terminated:
+        _err("terminated")
+        raise typer.Exit(143) from None
+    raise typer.Exit(code)
+
+
+@app.command("train")
+def train_cmd(
+    spec: SpecArg,
+    overrides: Overrides = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories "
+                                           "are created.")] = Path("runs"),
+    init_weights: Annotated[Optional[Path], typer.Option(
+        "--init-weights", help="Start from these weights (.safetensors).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; "
+                                        "warnings and errors only.")] = False,
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """Train the model a spec describes and write a new run directory.
+
+    Example: nncli train specs/moons.yaml --set epochs=20
+    """
+
+    def body() -> None:
+        from nncli.report import make_reporter
+        from nncli.train.run import prepare, train
+
+        session = prepare(spec, overrides or [], init_weights)
+        reporter = make_reporter(quiet=quiet)
+        run_dir, summary = train(session, runs_dir, reporter, argv=sys.argv)
+        final = summary.get("final", {})
+        reporter.info("done: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()
+                                            if k not in ("epoch", "seconds",
+                                                         "learning_rate")))
+        if json_out:
+            print(json.dumps(_train_json(summary), indent=2))
+        else:
+            print(run_dir)
+
+    _guard(debug, body)
+
+
+def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
+    final = dict(summary.get("final", {}))
+    return {"run_dir": summary["run_dir"], "status": summary["status"],
+            "epochs_run": summary["epochs_run"],
+            "metrics": {k: v for k, v in final.items() if k != "epoch"},
+            "best": summary.get("best", {}), "seed": summary["seed"],
+            "wall_seconds": summary.get("wall_seconds")}
+
+
+@app.command("validate")
+def validate_cmd(spec: SpecArg, overrides: Overrides = None,
+                 json_out: JsonOut = False, debug: Debug = False) -> None:
+    """Check a spec and its data without training (exit 0 when all is well).
+
+    Example: nncli validate specs/iris.yaml
+    """
+
+    def body() -> None:
+        from nncli.train.run import prepare
+
+        s = prepare(spec, overrides or [])
+        result = {"valid": True, "spec": str(spec), "output_shape": list(
+            s.model.network.shapes[-1]),
+            "train_samples": len(s.splits.train.x),
+            "validation_samples": len(s.splits.validation.x) if s.splits.validation
+            else 0, "warnings": s.warnings}
+        if json_out:
+            print(json.dumps(result, indent=2))
+        else:
+            for w in s.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            print(f"{spec}: valid - {result['train_samples']} training / "
+                  f"{result['validation_samples']} validation samples, output shape "
+                  f"{tuple(result['output_shape'])}")
+
+    _guard(debug, body)
+
+
+@app.command("summary")
+def summary_cmd(
+    target: Annotated[Path, typer.Argument(help="A spec file or a run directory.")],
+    overrides: Overrides = None, json_out: JsonOut = False, debug: Debug = False,
+) -> None:
+    """Show layers, output shapes and parameter counts (like Keras's model.summary()).
+
+    Example: nncli summary specs/moons.yaml
+    """
+
+    def body() -> None:
+        from nncli.inspect import model_table, session_for
+
+        session = session_for(target, overrides or [])
+        rows, total = model_table(session)
+        if json_out:
+            print(json.dumps({"layers": rows, "total_params": total}, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Model: {session.resolved['name']}")
+        for col in ("Layer (type)", "Output Shape", "Param #"):
+            table.add_column(col, justify="right" if col == "Param #" else "left")
+        for row in rows:
+            table.add_row(f"{row['name']} ({row['type']})", str(tuple(
+                [None, *row["output_shape"]])), f"{row['params']:,}")
+        console = Console()
+        console.print(table)
+        console.print(f"Total params: {total:,}")
+
+    _guard(debug, body)
+
+
+@app.command("eval")
+def eval_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: Annotated[Optional[Path], typer.Option(
+        "--data", help="Evaluate on this file instead of the run's validation data.")] = None,
+    fail_under: Annotated[Optional[list[str]], typer.Option(
+        "--fail-under", metavar="METRIC=VALUE",
+        help="Exit 5 when METRIC < VALUE (repeatable), e.g. accuracy=0.9.")] = None,
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """Score a finished run on its validation data (or --data); gate CI on the result.
+
+    Example: nncli eval runs/moons-20260101-120000 --fail-under accuracy=0.9
+    """
+
+    def body() -> int:
+        from nncli.evaluate import check_gates, evaluate_run, parse_gates
+
+        gates = parse_gates(fail_under or [])
+        result = evaluate_run(run, data)
+        failures = check_gates(result["metrics"], gates)
+        result["gates"] = {"passed": not failures, "failures": failures}
+        if json_out:
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"{result['run']} on {result['data']} ({result['samples']} samples)")
+            for k, v in result["metrics"].items():
+                print(f"  {k}: {v:.6f}")
+        for f in failures:
+            _err(f)
+        return 5 if failures else 0
+
+    _guard(debug, body)
+
+
+@app.command("predict")
+def predict_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: Annotated[Path, typer.Option("--data", help="CSV or NPZ file of inputs.")],
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """Run a trained model on new rows and print its outputs (class names if any).
+
+    Example: nncli predict runs/iris-20260101-120000 --data new_flowers.csv
+    """
+
+    def body() -> None:
+        from nncli.evaluate import predict_run
+
+        result = predict_run(run, data)
+        if json_out:
+            print(json.dumps(result, indent=2))
+            return
+        for row in result["predictions"]:
+            print(",".join(str(v) for v in row["output"]) + (
+                f",{row['label']}" if "label" in row else ""))
+
+    _guard(debug, body)
+
+
+@app.command("schema")
+def schema_cmd(debug: Debug = False) -> None:
+    """Print the spec's JSON Schema (for editor completion and checking).
+
+    Example: nncli schema > nncli-spec.schema.json
+    """
+
+    def body() -> None:
+        from nncli.spec.schema import run_spec_model
+
+        schema = run_spec_model().model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "nncli spec"
+        print(json.dumps(schema, indent=2))
+
+    _guard(debug, body)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,42 @@
+"""Seeded mini-batches: the one place host data is copied to the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nncli.engine.backend import Backend
+
+
+class Batches:
+    """Mini-batches of (x, y) on the backend; the last partial batch is kept.
+
+    With `shuffle`, each epoch draws a new permutation from `rng`, so the order
+    depends only on the seed and on how many epochs came before.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, backend: Backend,
+                 shuffle: bool = False, rng: np.random.Generator | None = None) -> None:
+        self.x, self.y = x, y
+        self.batch_size, self.backend, self.shuffle = batch_size, backend, shuffle
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.y_dtype = np.int64 if np.issubdtype(y.dtype, np.integer) else None
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.x)
+
+    def epoch(self) -> Iterator[tuple[Any, Any]]:
+        n = len(self.x)
+        order = self.rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            idx = slice(start, start + self.batch_size) if order is None else (
+                order[start:start + self.batch_size])
+            xb = self.backend.asarray(self.x[idx])  # (batch, *input_shape)
+            yb = self.backend.asarray(self.y[idx], dtype=self.y_dtype)
+            yield xb, yb

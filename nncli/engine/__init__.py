@@ -1,0 +1,14 @@
+"""The engine: layers, losses, optimizers... on an array-module handle (xp).
+
+Importing this package registers every built-in name.
+"""
+
+from nncli.engine import (  # noqa: F401
+    activations,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+)

@@ -1,0 +1,85 @@
+"""The array backend: which module computes (numpy or cupy) and in what dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from nncli.errors import BackendError
+
+try:  # the only cupy import in nncli
+    import cupy as _cupy  # type: ignore[import-not-found]
+
+    HAS_CUPY = True
+except Exception:  # ImportError, or a CUDA runtime that fails to load
+    _cupy = None
+    HAS_CUPY = False
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def cuda_available() -> bool:
+    if not HAS_CUPY:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def get_array_module(x: Any) -> ModuleType:
+    """numpy or cupy, whichever owns `x` (numpy for anything that is not cupy)."""
+    if HAS_CUPY and isinstance(x, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Array module + default float dtype; layers keep one from `build`."""
+
+    name: str
+    xp: ModuleType
+    dtype: Any
+
+    @classmethod
+    def from_name(cls, name: str = "auto", dtype: str = "float32") -> Backend:
+        if dtype not in DTYPES:
+            raise BackendError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
+        if name == "auto":
+            name = "cupy" if cuda_available() else "numpy"
+        if name == "numpy":
+            return cls("numpy", np, DTYPES[dtype])
+        if name == "cupy":
+            if not HAS_CUPY:
+                raise BackendError(
+                    "backend 'cupy' requested but cupy is not installed; "
+                    "install the extra: pip install 'nncli[gpu]'"
+                )
+            if not cuda_available():
+                raise BackendError("backend 'cupy' requested but no CUDA device is visible")
+            return cls("cupy", _cupy, DTYPES[dtype])
+        raise BackendError(f"unknown backend {name!r} (known: auto, numpy, cupy)")
+
+    def asarray(self, a: Any, dtype: Any = None) -> Any:
+        """Copy host data to the backend, cast to `dtype` (default: the backend's)."""
+        return self.xp.asarray(a, dtype=self.dtype if dtype is None else dtype)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        if self.name == "cupy":
+            return _cupy.asnumpy(a)
+        return np.asarray(a)
+
+    def zeros(self, shape: tuple[int, ...]) -> Any:
+        return self.xp.zeros(shape, dtype=self.dtype)
+
+    @property
+    def device(self) -> str:
+        if self.name == "cupy":
+            dev = _cupy.cuda.Device()
+            props = _cupy.cuda.runtime.getDeviceProperties(dev.id)
+            return f"cuda:{dev.id} ({props['name'].decode()})"
+        return "cpu"

@@ -1,0 +1,239 @@
+"""Layers: Dense, Activation, Dropout, Flatten (Keras names and defaults).
+
+A layer keeps `params` and `grads` (dicts of backend arrays with equal keys and
+shapes). `forward(x, training)` returns the output and an explicit cache;
+`backward(dy, cache)` overwrites `grads` and returns dx, so nothing needs
+zeroing between steps. Layers that end in an activation keep the
+pre-activation `z` in their cache and offer `backward_from_logits(dz, cache)`,
+which lets a cross-entropy loss absorb the final sigmoid/softmax (see losses).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple, Union
+
+import numpy as np
+from pydantic import Field
+
+from nncli.engine.activations import Activation as ActivationFn
+from nncli.engine.activations import activations
+from nncli.engine.backend import Backend
+from nncli.engine.initializers import initializers
+from nncli.engine.regularizers import regularizers
+from nncli.registry import Registry, StrictModel, named
+
+layers: Registry[type[Layer]] = Registry("layer")
+
+Shape = tuple[int, ...]
+# A named thing in its short form ("relu") or long form ({type: relu, ...}).
+Named = Union[str, dict]
+ActivationRef = named(activations)
+InitializerRef = named(initializers)
+RegularizerRef = named(regularizers)
+
+
+class Layer:
+    """Base layer: no parameters, identity shapes."""
+
+    class Config(StrictModel):
+        type: str
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.regularizers: dict[str, Any] = {}
+        self.xp: Any = np
+        self.dtype: Any = np.float32
+
+    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        self.xp, self.dtype = backend.xp, backend.dtype
+        return in_shape
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+
+class ActCache(NamedTuple):
+    x: Any  # the layer input
+    z: Any  # pre-activation
+    y: Any  # output
+
+
+@layers.register("dense")
+class Dense(Layer):
+    """y = activation(x @ kernel + bias).
+
+    Defaults from Keras: kernel glorot_uniform, bias zeros, linear activation.
+    Inputs of rank > 2 are contracted on the last axis, as in Keras.
+    """
+
+    class Config(StrictModel):
+        type: Literal["dense"] = "dense"
+        units: int = Field(gt=0)
+        activation: ActivationRef = "linear"
+        use_bias: bool = True
+        kernel_initializer: InitializerRef = "glorot_uniform"
+        bias_initializer: InitializerRef = "zeros"
+        kernel_regularizer: RegularizerRef | None = None
+        bias_regularizer: RegularizerRef | None = None
+
+    def __init__(
+        self,
+        units: int,
+        activation: Named = "linear",
+        use_bias: bool = True,
+        kernel_initializer: Named = "glorot_uniform",
+        bias_initializer: Named = "zeros",
+        kernel_regularizer: Named | None = None,
+        bias_regularizer: Named | None = None,
+    ) -> None:
+        super().__init__()
+        self.units, self.use_bias = units, use_bias
+        self._config = dict(
+            units=units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+        )
+        self.activation: ActivationFn = activations.create(activation)
+        self.activation_name = activations.canonical(_type_of(activation))
+        for name, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
+            if reg is not None and (name == "kernel" or use_bias):
+                self.regularizers[name] = regularizers.create(reg)
+
+    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        super().build(in_shape, backend, rng)
+        n_in = in_shape[-1]
+        kernel_init = initializers.create(self._config["kernel_initializer"])
+        self.params = {"kernel": backend.asarray(kernel_init(rng, (n_in, self.units)))}
+        if self.use_bias:
+            bias_init = initializers.create(self._config["bias_initializer"])
+            self.params["bias"] = backend.asarray(bias_init(rng, (self.units,)))
+        self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
+        return (*in_shape[:-1], self.units)
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, ActCache]:
+        z = x @ self.params["kernel"]  # (batch, ..., units)
+        if self.use_bias:
+            z = z + self.params["bias"]
+        y = self.activation.forward(z)
+        return y, ActCache(x, z, y)
+
+    def backward(self, dy: Any, cache: ActCache) -> Any:
+        dz = self.activation.backward(dy, cache.z, cache.y)
+        return self.backward_from_logits(dz, cache)
+
+    def backward_from_logits(self, dz: Any, cache: ActCache) -> Any:
+        x = cache.x
+        n_in = x.shape[-1]
+        x2 = x.reshape(-1, n_in)  # (batch*..., n_in)
+        dz2 = dz.reshape(-1, self.units)  # (batch*..., units)
+        self.grads["kernel"][...] = x2.T @ dz2
+        if self.use_bias:
+            self.grads["bias"][...] = dz2.sum(axis=0)
+        return dz @ self.params["kernel"].T  # (batch, ..., n_in)
+
+    def get_config(self) -> dict:
+        return {"type": "dense", **self._config}
+
+
+@layers.register("activation")
+class Activation(Layer):
+    """y = activation(x), as a layer of its own."""
+
+    class Config(StrictModel):
+        type: Literal["activation"] = "activation"
+        activation: ActivationRef
+
+    def __init__(self, activation: Named) -> None:
+        super().__init__()
+        self._activation_cfg = activation
+        self.activation: ActivationFn = activations.create(activation)
+        self.activation_name = activations.canonical(_type_of(activation))
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, ActCache]:
+        y = self.activation.forward(x)
+        return y, ActCache(x, x, y)
+
+    def backward(self, dy: Any, cache: ActCache) -> Any:
+        return self.activation.backward(dy, cache.z, cache.y)
+
+    def backward_from_logits(self, dz: Any, cache: ActCache) -> Any:
+        return dz
+
+    def get_config(self) -> dict:
+        return {"type": "activation", "activation": self._activation_cfg}
+
+
+@layers.register("dropout")
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability `rate` and
+    scale the kept ones by 1/(1-rate); identity at inference (Keras semantics).
+
+    The mask is drawn on the host from the layer's own Generator (seeded at
+    build from the model's rng), so a seed gives the same masks on any backend.
+    """
+
+    class Config(StrictModel):
+        type: Literal["dropout"] = "dropout"
+        rate: float = Field(ge=0.0, lt=1.0)
+        seed: int | None = None
+
+    def __init__(self, rate: float, seed: int | None = None) -> None:
+        super().__init__()
+        self.rate, self.seed = rate, seed
+        self.rng: np.random.Generator | None = None
+
+    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        super().build(in_shape, backend, rng)
+        self.backend = backend
+        seed = self.seed if self.seed is not None else int(rng.integers(2**63))
+        self.rng = np.random.default_rng(seed)
+        return in_shape
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, Any]:
+        if not training or self.rate == 0.0:
+            return x, None
+        keep = self.rng.random(x.shape) >= self.rate  # host draw, see docstring
+        mask = self.backend.asarray(keep, dtype=x.dtype) / (1.0 - self.rate)
+        return x * mask, mask
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        return dy if cache is None else dy * cache
+
+    def get_config(self) -> dict:
+        return {"type": "dropout", "rate": self.rate, "seed": self.seed}
+
+
+@layers.register("flatten")
+class Flatten(Layer):
+    """Collapse every axis but the batch axis, row-major (C order) like Keras."""
+
+    class Config(StrictModel):
+        type: Literal["flatten"] = "flatten"
+
+    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        super().build(in_shape, backend, rng)
+        return (int(np.prod(in_shape)),)
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, Any]:
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, dy: Any, cache: Any) -> Any:
+        return dy.reshape(cache)
+
+    def get_config(self) -> dict:
+        return {"type": "flatten"}
+
+
+def _type_of(named: Named) -> str:
+    return named if isinstance(named, str) else named["type"]

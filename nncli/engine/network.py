@@ -1,0 +1,146 @@
+"""Sequential network and Model (network + loss + optimizer) — the engine's API.
+
+`Model.train_step` and `Model.evaluate_step` are what a training loop drives;
+nothing here prints, keeps global state or touches files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nncli.engine.backend import Backend
+from nncli.engine.layers import Layer, layers
+from nncli.engine.losses import Loss
+from nncli.engine.optimizers import Optimizer
+
+Shape = tuple[int, ...]
+
+
+class Sequential:
+    """Layers applied in order; parameters named `layers.<i>.<param>` like Keras."""
+
+    def __init__(self, layer_list: list[Layer]) -> None:
+        self.layers = layer_list
+        self.shapes: list[Shape] = []  # output shape of each layer, batch axis excluded
+
+    @classmethod
+    def from_config(cls, layer_cfgs: list[dict]) -> Sequential:
+        return cls([layers.create(cfg) for cfg in layer_cfgs])
+
+    def build(self, input_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        self.backend = backend
+        shape = tuple(input_shape)
+        self.shapes = []
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, backend, rng))
+            self.shapes.append(shape)
+        return shape
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, list[Any]]:
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x, training=training)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, dy: Any, caches: list[Any], from_logits: bool = False) -> Any:
+        """Backprop `dy`; with `from_logits`, dy is d/d(pre-activation) of the last layer."""
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            if i == last and from_logits:
+                dy = layer.backward_from_logits(dy, caches[i])
+            else:
+                dy = layer.backward(dy, caches[i])
+        return dy
+
+    def params(self) -> dict[str, Any]:
+        return {f"layers.{i}.{name}": p for i, layer in enumerate(self.layers)
+                for name, p in layer.params.items()}
+
+    def grads(self) -> dict[str, Any]:
+        return {f"layers.{i}.{name}": g for i, layer in enumerate(self.layers)
+                for name, g in layer.grads.items()}
+
+    def regularization(self, with_grads: bool = False) -> Any:
+        """Sum of weight penalties; with `with_grads`, also add their gradients."""
+        total = 0.0
+        for layer in self.layers:
+            for name, reg in layer.regularizers.items():
+                w = layer.params[name]
+                total = total + reg.penalty(w)
+                if with_grads:
+                    layer.grads[name] += reg.grad(w)
+        return total
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Host copies of every parameter, keyed by Keras-style name."""
+        return {k: self.backend.to_numpy(v) for k, v in self.params().items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray], source: str = "weights") -> None:
+        """Load weights by name; any missing, extra or mis-shaped name is a ValueError."""
+        own = self.params()
+        missing = sorted(set(own) - set(weights))
+        extra = sorted(set(weights) - set(own))
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra)}")
+            raise ValueError(f"{source} does not match the model: {'; '.join(parts)}")
+        for k, v in own.items():
+            if tuple(weights[k].shape) != tuple(v.shape):
+                raise ValueError(f"{source}: {k} has shape {tuple(weights[k].shape)}, "
+                                 f"the model needs {tuple(v.shape)}")
+        for k, v in own.items():
+            v[...] = self.backend.asarray(weights[k], dtype=v.dtype)
+
+    def count_params(self) -> list[int]:
+        return [sum(int(np.prod(p.shape)) for p in layer.params.values())
+                for layer in self.layers]
+
+
+class Model:
+    """A network compiled with a loss (and optionally an optimizer).
+
+    When the loss can absorb the network's final activation (sigmoid with
+    binary cross-entropy, softmax with categorical ones) and is not already
+    `from_logits`, the loss is computed from the pre-activation: the stable
+    path Keras takes on TensorFlow, so saturated outputs never give NaN/inf.
+    """
+
+    def __init__(self, network: Sequential, loss: Loss, optimizer: Optimizer | None = None):
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        last = network.layers[-1]
+        name = getattr(last, "activation_name", None)
+        self.fused = (not loss.from_logits and loss.fuses_with is not None
+                      and name == loss.fuses_with)
+        self._loss = loss.with_logits() if self.fused else loss
+        # do predictions come out as logits (for thresholds in metrics)?
+        self.outputs_logits = loss.from_logits and name == "linear"
+
+    def _loss_input(self, y: Any, caches: list[Any]) -> Any:
+        return caches[-1].z if self.fused else y
+
+    def train_step(self, x: Any, target: Any, weights: Any = None) -> tuple[Any, Any]:
+        """One update; returns (loss before the update incl. penalties, predictions)."""
+        net = self.network
+        y, caches = net.forward(x, training=True)
+        value, cache = self._loss.forward(self._loss_input(y, caches), target, weights)
+        net.backward(self._loss.backward(cache), caches, from_logits=self.fused)
+        value = value + net.regularization(with_grads=True)
+        self.optimizer.step(net.params(), net.grads())
+        return value, y
+
+    def evaluate_step(self, x: Any, target: Any) -> tuple[Any, Any]:
+        """Per-sample losses and predictions in inference mode (no update)."""
+        y, caches = self.network.forward(x, training=False)
+        per_sample = self._loss.per_sample(self._loss_input(y, caches), target)
+        return per_sample, y
+
+    def predict(self, x: Any) -> Any:
+        return self.network.forward(x, training=False)[0]

@@ -1,0 +1,88 @@
+"""Exceptions raised by the library; only `cli.py` turns them into exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_DIVERGED = 4
+EXIT_GATE = 5
+EXIT_INTERRUPTED = 130
+
+
+class NncliError(Exception):
+    """Base class: a message for the user and the exit code that goes with it."""
+
+    exit_code = EXIT_FAILURE
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a spec: where (file, line, YAML path) and what."""
+
+    path: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<spec>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else (
+            f"{where}: {self.message}"
+        )
+
+
+class SpecError(NncliError):
+    """The spec (file or --set override) is invalid; carries every issue found."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, issues: list[Issue] | str, path: str = "") -> None:
+        if isinstance(issues, str):
+            issues = [Issue(path=path, message=issues)]
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+    def lines(self) -> list[str]:
+        return [str(i) for i in self.issues]
+
+
+class DataError(NncliError):
+    """Data that cannot be used: missing file, bad cell, wrong shape, bad label."""
+
+    exit_code = EXIT_DATA
+
+
+class BackendError(NncliError):
+    """The requested array backend is unavailable or was misused."""
+
+    exit_code = EXIT_FAILURE
+
+
+class RunError(NncliError):
+    """A run directory or its files cannot be read or written."""
+
+    exit_code = EXIT_FAILURE
+
+
+class DivergedError(NncliError):
+    """Training produced a non-finite loss; what was good has been saved."""
+
+    exit_code = EXIT_DIVERGED
+
+
+class GateFailed(NncliError):
+    """`nncli eval --fail-under` found a metric below its threshold."""
+
+    exit_code = EXIT_GATE

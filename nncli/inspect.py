@@ -1,0 +1,52 @@
+"""Sessions from a spec file or a run directory, and the model summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nncli import artifacts
+from nncli.train.run import Session, build_session, prepare
+
+
+def session_for(target: Path, overrides: list[str] = (), load_data: bool = False) -> Session:
+    """A session built from a spec file, or from a run directory with its weights."""
+    target = Path(target)
+    if target.is_dir():
+        return session_from_run(target, load_data=load_data)
+    return prepare(target, overrides, load_data=load_data)
+
+
+def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
+    """Rebuild a run's model from its resolved spec and load its saved weights."""
+    from nncli.spec.load import SpecSource, validate
+    from nncli.train.run import attach_data
+
+    reader = artifacts.RunReader(run_dir)
+    resolved_in = reader.spec()
+    spec = validate(SpecSource(resolved_in, str(reader.dir / artifacts.SPEC)))
+    resolved = spec.model_dump(mode="json")
+    resolved["name"] = resolved_in.get("name") or run_dir.name
+    resolved["model"]["init_weights"] = None  # the run's own weights replace them
+    session = build_session(spec, resolved, reader.dir / artifacts.SPEC, reader.dir)
+    try:
+        session.model.network.set_weights(reader.weights(),
+                                          source=str(reader.dir / artifacts.WEIGHTS))
+    except ValueError as e:
+        from nncli.errors import RunError
+
+        raise RunError(str(e)) from e
+    if load_data:
+        attach_data(session, reader.dir)
+    return session
+
+
+def model_table(session: Session) -> tuple[list[dict[str, Any]], int]:
+    """One row per layer (name, type, output shape, params) and the total."""
+    net = session.model.network
+    rows = []
+    for i, (layer, shape, n) in enumerate(zip(net.layers, net.shapes, net.count_params())):
+        cfg = layer.get_config()
+        rows.append({"name": f"layers.{i}", "type": cfg["type"],
+                     "output_shape": list(shape), "params": n})
+    return rows, sum(r["params"] for r in rows)

@@ -1,0 +1,120 @@
+"""Console output: rich progress on a terminal, plain lines elsewhere.
+
+Everything goes to stderr, so stdout stays free for machine-readable output
+(`--json`, the run directory). Plain mode writes no control characters.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from nncli.train.loop import EpochEvent, StepEvent
+
+
+def format_logs(logs: dict[str, float], skip: tuple[str, ...] = ("seconds",)) -> str:
+    parts = []
+    for k, v in logs.items():
+        if k in skip:
+            continue
+        parts.append(f"{k}: {v:.4g}" if k == "learning_rate" else f"{k}: {v:.4f}")
+    return " - ".join(parts)
+
+
+class Reporter:
+    """Plain-text reporter: one line per epoch, no control characters."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self._line(text)
+
+    def warn(self, text: str) -> None:
+        self._line(f"warning: {text}")
+
+    def start(self, epochs: int, steps: int) -> None:
+        self.epochs, self.steps = epochs, steps
+
+    def step(self, event: StepEvent) -> None:
+        pass
+
+    def epoch(self, event: EpochEvent) -> None:
+        if self.quiet:
+            return
+        secs = event.logs.get("seconds", 0.0)
+        self._line(f"epoch {event.epoch}/{self.epochs} - {format_logs(event.logs)}"
+                   f" - {secs:.2f}s")
+
+    def stop(self) -> None:
+        pass
+
+
+class RichReporter(Reporter):
+    """A live bar per epoch (batches, rate, ETA, running loss) and a line per epoch."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        from rich.console import Console
+
+        self.console = Console(file=self.stream, stderr=self.stream is sys.stderr)
+        self.progress: Any = None
+        self._last = 0.0
+
+    def _line(self, text: str) -> None:
+        target = self.progress.console if self.progress is not None else self.console
+        target.print(text, highlight=False, markup=False)
+
+    def warn(self, text: str) -> None:
+        target = self.progress.console if self.progress is not None else self.console
+        target.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+    def start(self, epochs: int, steps: int) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        super().start(epochs, steps)
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[logs]}"),
+            console=self.console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs,
+                                           rate="", logs="")
+        self._epoch_start = time.perf_counter()
+
+    def step(self, event: StepEvent) -> None:
+        now = time.perf_counter()
+        if event.step == 1:
+            self._epoch_start = now
+            self.progress.reset(self.task, total=event.steps, epoch=event.epoch)
+        fields: dict[str, Any] = {}
+        if now - self._last > 0.1 or event.step == event.steps:  # formatting is not free
+            self._last = now
+            rate = event.step / max(now - self._epoch_start, 1e-9)
+            fields = {"rate": f"{rate:.1f} it/s", "logs": format_logs(event.logs)}
+        self.progress.update(self.task, completed=event.step, **fields)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def make_reporter(quiet: bool = False, stream: TextIO | None = None) -> Reporter:
+    stream = stream or sys.stderr
+    if not quiet and stream.isatty():
+        return RichReporter(stream)
+    return Reporter(stream, quiet=quiet)

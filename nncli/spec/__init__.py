@@ -1,0 +1,1 @@
+"""The YAML spec: its schema (pydantic models) and its loader."""

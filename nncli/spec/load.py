@@ -1,0 +1,379 @@
+"""YAML text -> validated RunSpec, with every error tied to its file, line and path.
+
+The loader is PyYAML's safe loader with three changes: floats follow YAML 1.2
+(`1e-3` is a number, not the string PyYAML 1.1 makes of it), duplicate keys are
+errors, and the line of every key is kept so validation errors can cite it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nncli.errors import Issue, SpecError
+
+Lines = dict[str, tuple[int, int]]  # YAML path -> (line, column), 1-based
+
+# YAML 1.2 core-schema floats, including the exponent forms YAML 1.1 misses.
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader whose implicit float rule is YAML 1.2's."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789.")
+)
+
+
+@dataclass
+class SpecSource:
+    """Raw spec data plus where each key came from."""
+
+    data: dict[str, Any]
+    file: str
+    lines: Lines = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)  # path -> `--set` text
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
+    """Parse YAML text; raise SpecError with line and column on any problem."""
+    for n, line in enumerate(text.splitlines(), 1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            col = indent.index("\t") + 1
+            raise SpecError([Issue("", "tab character in indentation; YAML "
+                                   "indentation must use spaces", file, n, col)])
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        lines: Lines = {}
+        data = _construct(loader, node, "", lines, file) if node is not None else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        if "'\\t'" in problem or "\\t" in repr(problem):
+            problem += "; YAML separators and indentation must use spaces, not tabs"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise SpecError([Issue("", f"invalid YAML: {problem}", file, line, col)]) from e
+    except RecursionError as e:
+        raise SpecError([Issue("", "invalid YAML: nested too deeply", file)]) from e
+    except yaml.YAMLError as e:
+        raise SpecError([Issue("", f"invalid YAML: {e}".replace("\n", " "), file)]) from e
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, lines
+
+
+def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolve `<<` merge keys
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if not isinstance(key, str):
+                raise SpecError([Issue(path, f"keys must be text, got {key!r}", file, *where)])
+            sub = f"{path}.{key}" if path else key
+            if key in out:
+                first = lines[sub][0]
+                raise SpecError([Issue(sub, f"duplicate key {key!r} (first set on line "
+                                       f"{first})", file, *where)])
+            lines[sub] = where
+            out[key] = _construct(loader, value_node, sub, lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            sub = f"{path}[{i}]"
+            lines[sub] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_construct(loader, item, sub, lines, file))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def read_spec(path: Path) -> SpecSource:
+    """Read a spec file into raw data (not yet validated)."""
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Issue("", f"spec file not found (resolved to {path.resolve()})",
+                               file)]) from None
+    except OSError as e:
+        raise SpecError([Issue("", f"cannot read spec file: {e.strerror}", file)]) from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError([Issue("", f"not UTF-8 text (byte {e.start})", file)]) from e
+    data, lines = parse_yaml(text, file)
+    if data is None:
+        raise SpecError([Issue("", "the spec is empty", file)])
+    if not isinstance(data, dict):
+        raise SpecError([Issue("", "the spec must be a mapping of keys (data, model, "
+                               f"loss, ...), got {type(data).__name__}", file, 1, 1)])
+    return SpecSource(data, file, lines)
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_override(src: SpecSource, text: str) -> None:
+    """Apply one `--set dotted.path=value`; the value is parsed as YAML."""
+    where = f"--set {text}"
+    if "=" not in text:
+        raise SpecError([Issue("", "expected KEY=VALUE, e.g. optimizer.learning_rate=0.01",
+                               where)])
+    key, value_text = text.split("=", 1)
+    parts = [m.group(1) if m.group(1) is not None else int(m.group(2))
+             for m in _PATH_PART.finditer(key.strip())]
+    if not parts or "".join(str(p) for p in parts) == "":
+        raise SpecError([Issue("", "empty key", where)])
+    value, _ = parse_yaml(value_text, where)
+    node: Any = src.data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        child = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int)
+            and part < len(node) else None)
+        if isinstance(child, str) and isinstance(nxt, str):
+            child = {"type": child}  # expand a short form: optimizer: sgd
+        if child is None:
+            child = {} if isinstance(nxt, str) else []
+        if isinstance(node, dict) and isinstance(part, str):
+            node[part] = child
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node[part] = child
+        else:
+            raise SpecError([Issue(key, "does not name a place in the spec", where)])
+        node = child
+    last = parts[-1]
+    if isinstance(node, dict) and isinstance(last, str):
+        node[last] = value
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    else:
+        raise SpecError([Issue(key, "does not name a place in the spec", where)])
+    src.overrides[_path_str(parts)] = where
+
+
+def _path_str(parts: list[Any] | tuple[Any, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def validate(src: SpecSource) -> BaseModel:
+    """Validate raw spec data; raise SpecError listing every problem."""
+    from nncli.spec.schema import run_spec_model
+
+    model = run_spec_model()
+    try:
+        return model.model_validate(src.data)
+    except ValidationError as e:
+        issues = [_issue(src, model, err) for err in e.errors()]
+        raise SpecError(_dedupe(issues)) from None
+
+
+def load_spec(path: Path, overrides: list[str] = ()) -> BaseModel:
+    """Read, override and validate a spec file."""
+    src = read_spec(path)
+    for text in overrides:
+        apply_override(src, text)
+    return validate(src)
+
+
+def _issue(src: SpecSource, model: type[BaseModel], err: dict[str, Any]) -> Issue:
+    loc = _data_loc(src.data, err["loc"])
+    path = _path_str(loc)
+    message = _message(model, src.data, loc, err)
+    where, line, col = src.file, None, None
+    for n in range(len(loc), -1, -1):  # nearest enclosing key that has a position
+        p = _path_str(loc[:n])
+        if p in src.overrides:
+            return Issue(path, message, src.overrides[p])
+        if p in src.lines:
+            line, col = src.lines[p]
+            break
+    return Issue(path, message, where, line, col)
+
+
+def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union-tag steps pydantic inserts (`kernel_initializer.zeros.x`)."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and _is_tag(node, part):
+            continue
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
+def _is_tag(node: Any, part: str) -> bool:
+    from nncli.registry import canonical_name
+
+    name = node.get("type") if isinstance(node, dict) else node
+    return isinstance(name, str) and part in (name, canonical_name(name))
+
+
+def _message(model: type[BaseModel], data: Any, loc: tuple[Any, ...], err: dict) -> str:
+    kind, given = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(model, data, loc)
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}" if loc else "missing required key"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected an integer, got {_show(given)}"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, got {_show(given)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {_show(given)}"
+    if kind in ("string_type",):
+        return f"expected text, got {_show(given)}"
+    if kind in ("list_type",):
+        return f"expected a list, got {_show(given)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys, got {_show(given)}"
+    ctx = err.get("ctx") or {}
+    for key, word in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+        if kind.startswith(("greater_than", "less_than")) and key in ctx:
+            return f"expected a value {word} {ctx[key]}, got {_show(given)}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected', 'one of the allowed values')}, got {_show(given)}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s), got {_show(given)}"
+    if kind == "union_tag_invalid":
+        return f"unknown type {_show(ctx.get('tag'))}"
+    msg = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict | list):
+        text = repr(value)
+        return text if len(text) < 60 else text[:57] + "..."
+    return f"{value!r} ({type(value).__name__})" if not isinstance(value, int | float) or \
+        isinstance(value, bool) else repr(value)
+
+
+def _unknown_key(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str:
+    key = str(loc[-1])
+    parent = _model_at(model, data, loc[:-1])
+    known = list(parent.model_fields) if parent else []
+    msg = f"unknown key {key!r}"
+    lower = {k.lower(): k for k in known}
+    if key.lower() in lower and key not in known:
+        return msg + f"; keys are case-sensitive: did you mean {lower[key.lower()]!r}?"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    if close:
+        return msg + f"; did you mean {close[0]!r}?"
+    home = _home_of(model, data, key) if len(loc) == 1 else None
+    if home:
+        return msg + f" at the top level; it belongs under {home!r}"
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return msg + f"; did you mean {close[0]!r}?"
+    return msg + (f" (known keys: {', '.join(known)})" if known else "")
+
+
+def _model_at(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that validates the mapping at `loc`."""
+    current: Any = model
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        node = node.get(part) if isinstance(node, dict) else None
+        current = _pick_model(info.annotation, node)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _pick_model(annotation: Any, node: Any) -> Any:
+    """Find, inside an annotation, the model that applies to `node`."""
+    import typing
+
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) is list and args:
+        return _pick_model(args[0], None)
+    candidates = [a for a in _flatten(annotation) if isinstance(a, type)
+                  and issubclass(a, BaseModel)]
+    if len(candidates) == 1:
+        return candidates[0]
+    name = node.get("type") if isinstance(node, dict) else node
+    for c in candidates:
+        tf = c.model_fields.get("type")
+        if tf is not None and tf.default == name:
+            return c
+    return None
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"),
+                                                               "UnionType", None)):
+        return [x for a in typing.get_args(annotation) for x in _flatten(a)]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _flatten(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is list:
+        return [x for a in typing.get_args(annotation) for x in _flatten(a)]
+    return [annotation]
+
+
+def _home_of(model: type[BaseModel], data: dict, key: str) -> str | None:
+    """Which top-level section declares `key` (for misplaced keys)."""
+    for section, info in model.model_fields.items():
+        node = data.get(section) if isinstance(data, dict) else None
+        if isinstance(node, str):
+            node = {"type": node}
+        for sub in _flatten(info.annotation):
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                tf = sub.model_fields.get("type")
+                if tf is not None and isinstance(node, dict) and tf.default != node.get("type"):
+                    continue
+                if key in sub.model_fields:
+                    return section
+    return None
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    seen, out = set(), []
+    for issue in issues:
+        if (issue.path, issue.message) not in seen:
+            seen.add((issue.path, issue.message))
+            out.append(issue)
+    return out

@@ -1,0 +1,132 @@
+"""The spec's pydantic models: every key, type, default and range.
+
+Registered things (layers, losses, optimizers, ...) contribute their own
+`Config` models, so a layer's options are declared next to the layer. Build the
+models with `run_spec_model()` after `nncli.engine` and `nncli.data` have been
+imported (that import fills the registries).
+"""
+
+from functools import cache
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from nncli.registry import StrictModel, named
+
+TargetSpec = Union[str, int, list[str]]
+
+
+class DataSpec(StrictModel):
+    """Where the data comes from and how it is split and prepared."""
+
+    dataset: Any = Field(
+        None, description="A dataset that ships with nncli: moons, iris, ..."
+    )
+    train: str | None = Field(
+        None, description="Training file (.csv or .npz), relative to the spec file."
+    )
+    x: str | None = Field(None, description="Features file, used with `y`.")
+    y: str | None = Field(None, description="Labels file, used with `x`.")
+    validation: str | None = Field(
+        None, description="Separate validation file, relative to the spec file."
+    )
+    validation_split: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Fraction held out for validation."
+    )
+    split_shuffle: bool = Field(
+        True,
+        description="Shuffle (by the seed) before the split; false takes "
+        "Keras's unshuffled tail.",
+    )
+    format: Literal["auto", "csv", "npz"] = "auto"
+    header: bool = Field(True, description="CSV files start with a header row.")
+    target: TargetSpec | None = Field(
+        None, description="Target column(s) of a CSV: name, index, or list of names."
+    )
+    missing: Literal["error", "drop"] = Field(
+        "error", description="What to do with empty, '?' or NaN cells."
+    )
+    standardize: bool = Field(
+        False, description="Scale features to zero mean, unit variance (train stats)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        given = [k for k in ("dataset", "train", "x") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one data source: `dataset`, `train`, or `x` with `y`"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if (self.x is None) != (self.y is None):
+            raise ValueError("`x` and `y` go together: give both files")
+        if self.validation is not None and self.validation_split > 0:
+            raise ValueError("give `validation` or `validation_split`, not both")
+        return self
+
+
+@cache
+def run_spec_model() -> "type[StrictModel]":
+    """The RunSpec model, built once the registries are filled."""
+    import nncli.engine  # noqa: F401  (fills the engine registries)
+    from nncli.data.datasets import datasets
+    from nncli.engine.layers import layers
+    from nncli.engine.losses import losses
+    from nncli.engine.metrics import metrics
+    from nncli.engine.optimizers import optimizers
+
+    # Built here, before the classes, so a field name (`layers`) cannot shadow
+    # the registry of the same name when pydantic reads the annotations.
+    DatasetRef = named(datasets)
+    LayerRef = named(layers)
+    LossRef = named(losses)
+    OptimizerRef = named(optimizers)
+    MetricRef = named(metrics)
+
+    class Data(DataSpec):
+        __doc__ = DataSpec.__doc__
+        dataset: Optional[DatasetRef] = Field(  # type: ignore[valid-type]
+            None, description="A dataset that ships with nncli."
+        )
+
+    class Model(StrictModel):
+        """The network: input shape (without the batch axis) and its layers."""
+
+        input_shape: list[int] = Field(
+            min_length=1, description="Shape of one sample, e.g. [2] or [3, 2]."
+        )
+        layers: list[LayerRef] = Field(  # type: ignore[valid-type]
+            min_length=1, description="Layers in order, Keras names."
+        )
+        init_weights: str | None = Field(
+            None, description="safetensors file to start from (relative to the spec)."
+        )
+
+        @model_validator(mode="after")
+        def _positive_shape(self) -> "Model":
+            if any(d <= 0 for d in self.input_shape):
+                raise ValueError(f"input_shape needs positive sizes, got {self.input_shape}")
+            return self
+
+    class RunSpec(StrictModel):
+        """One experiment: data, model, loss, optimizer and training options."""
+
+        version: Literal[1] = Field(1, description="Spec format version.")
+        name: str | None = Field(
+            None, description="Run name prefix; defaults to the spec file's stem."
+        )
+        seed: int = Field(0, description="Seeds weights, shuffling, dropout, splits.")
+        backend: Literal["auto", "numpy", "cupy"] = "numpy"
+        dtype: Literal["float32", "float64"] = "float32"
+        data: Data
+        model: Model
+        loss: LossRef  # type: ignore[valid-type]
+        optimizer: OptimizerRef = "rmsprop"  # type: ignore[valid-type]
+        metrics: list[MetricRef] = Field(  # type: ignore[valid-type]
+            default_factory=list, description="Reported besides the loss."
+        )
+        epochs: int = Field(1, ge=1, description="Passes over the training data.")
+        batch_size: int = Field(32, ge=1, description="Samples per update (Keras: 32).")
+        shuffle: bool = Field(True, description="Reshuffle the training data each epoch.")
+
+    return RunSpec

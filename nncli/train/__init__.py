@@ -1,0 +1,1 @@
+"""Training: the loop (a generator of events) and the run that drives it."""

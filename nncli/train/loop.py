@@ -1,0 +1,94 @@
+"""The training loop as a generator of events; it never prints or writes files.
+
+Callers (the run, the progress display, tests, a future sweep driver) consume
+`StepEvent`s and `EpochEvent`s and may stop iterating at any point.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from nncli.data.batches import Batches
+from nncli.engine.metrics import Metric
+from nncli.engine.network import Model
+
+
+@dataclass
+class StepEvent:
+    epoch: int  # 1-based
+    step: int  # 1-based within the epoch
+    steps: int
+    logs: dict[str, float]  # running loss and metrics of the epoch so far
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    logs: dict[str, float]  # loss, metrics, val_*, learning_rate, seconds
+
+
+@dataclass
+class DivergedEvent:
+    epoch: int
+    step: int
+    value: float  # the non-finite loss
+    last_finite: float | None
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+Event = StepEvent | EpochEvent | DivergedEvent
+
+
+def train_epochs(model: Model, train: Batches, val: Batches | None,
+                 make_metrics: Callable[[], dict[str, Metric]], epochs: int,
+                 start_epoch: int = 0) -> Iterator[Event]:
+    """Train for epochs start_epoch+1 .. epochs, yielding events.
+
+    The epoch loss is the sample-weighted mean of the per-batch losses, each
+    computed before that batch's update (Keras's convention); metrics are
+    exact sums over the epoch's samples.
+    """
+    last_finite: float | None = None
+    for epoch in range(start_epoch + 1, epochs + 1):
+        started = time.perf_counter()
+        train_metrics = make_metrics()
+        total, seen = 0.0, 0
+        for step, (x, y) in enumerate(train.epoch(), 1):
+            loss, pred = model.train_step(x, y)
+            value = float(loss)  # device sync: one scalar per step
+            if not math.isfinite(value):
+                yield DivergedEvent(epoch, step, value, last_finite)
+                return
+            last_finite = value
+            n = len(x)
+            total, seen = total + value * n, seen + n
+            for m in train_metrics.values():
+                m.update(pred, y, logits=model.outputs_logits)
+            logs = {"loss": total / seen}
+            logs.update({k: m.result() for k, m in train_metrics.items()})
+            yield StepEvent(epoch, step, len(train), logs)
+        logs = {"loss": total / seen}
+        logs.update({k: m.result() for k, m in train_metrics.items()})
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in evaluate(model, val, make_metrics).items()})
+        logs["learning_rate"] = float(model.optimizer.learning_rate)
+        logs["seconds"] = time.perf_counter() - started
+        yield EpochEvent(epoch, logs)
+
+
+def evaluate(model: Model, data: Batches,
+             make_metrics: Callable[[], dict[str, Metric]]) -> dict[str, float]:
+    """Loss (incl. weight penalties, as Keras reports it) and metrics, inference mode."""
+    metrics = make_metrics()
+    total, seen = 0.0, 0
+    for x, y in data.epoch():
+        per_sample, pred = model.evaluate_step(x, y)
+        total += float(per_sample.sum())
+        seen += len(x)
+        for m in metrics.values():
+            m.update(pred, y, logits=model.outputs_logits)
+    penalty = float(model.network.regularization())
+    return {"loss": total / seen + penalty, **{k: m.result() for k, m in metrics.items()}}

@@ -1,0 +1,285 @@
+"""run(): spec -> data -> network -> training loop -> run directory.
+
+This is what `nncli train` calls; tests and notebooks can call it too.
+Everything that can be checked is checked before the run directory exists, so
+a bad spec or bad data leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nncli
+from nncli import artifacts
+from nncli.errors import DivergedError, SpecError
+from nncli.report import Reporter
+from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; handled like Ctrl-C but exits 143."""
+
+
+@dataclass
+class Session:
+    """Everything built from a spec, before anything is written."""
+
+    spec: Any  # the validated RunSpec
+    resolved: dict[str, Any]
+    spec_path: Path
+    backend: Any
+    model: Any
+    splits: Any
+    units: int
+    target_kind: str
+    warnings: list[str] = field(default_factory=list)
+
+    def make_metrics(self) -> dict[str, Any]:
+        from nncli.engine.metrics import build_metrics
+
+        return build_metrics(self.resolved["metrics"], self.target_kind, self.units)
+
+
+def prepare(spec_path: Path, overrides: list[str] = (), init_weights: Path | None = None,
+            load_data: bool = True) -> Session:
+    """Validate the spec, build the model and load the data; write nothing."""
+    from nncli.spec.load import load_spec
+
+    spec_path = Path(spec_path)
+    spec = load_spec(spec_path, list(overrides))
+    resolved = spec.model_dump(mode="json")
+    resolved["name"] = resolved["name"] or spec_path.stem
+    spec_dir = spec_path.resolve().parent
+    if init_weights is not None:
+        resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
+    session = build_session(spec, resolved, spec_path, spec_dir)
+    if load_data:
+        attach_data(session, spec_dir)
+    return session
+
+
+def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
+                  spec_dir: Path) -> Session:
+    """Backend, network, loss and optimizer from a resolved spec."""
+    from nncli.engine.backend import Backend
+    from nncli.engine.losses import losses
+    from nncli.engine.network import Model, Sequential
+    from nncli.engine.optimizers import optimizers
+
+    backend = Backend.from_name(resolved["backend"], resolved["dtype"])
+    network = Sequential.from_config(resolved["model"]["layers"])
+    init_rng = np.random.default_rng(np.random.SeedSequence(resolved["seed"]).spawn(1)[0])
+    input_shape = tuple(resolved["model"]["input_shape"])
+    shape = input_shape
+    for i, layer in enumerate(network.layers):
+        try:
+            shape = tuple(layer.build(shape, backend, init_rng))
+        except ValueError as e:
+            raise SpecError(f"{e} (input shape {list(shape)})", f"model.layers[{i}]") from e
+        network.shapes.append(shape)
+    network.backend = backend
+    loss = losses.create(resolved["loss"])
+    model = Model(network, loss, optimizers.create(resolved["optimizer"]))
+    _load_init_weights(network, resolved["model"].get("init_weights"), spec_dir)
+    session = Session(spec, resolved, spec_path, backend, model, None,
+                      units=int(shape[-1]), target_kind=loss.target_kind)
+    session.warnings += _spec_warnings(session)
+    return session
+
+
+def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> None:
+    if not path_text:
+        return
+    path = Path(path_text)
+    if not path.is_absolute():
+        path = spec_dir / path
+    from nncli.errors import RunError
+
+    try:
+        weights = artifacts.read_weights(path)
+        network.set_weights(weights, source=str(path))
+    except (RunError, ValueError) as e:
+        raise SpecError(str(e), "model.init_weights") from e
+
+
+def _spec_warnings(session: Session) -> list[str]:
+    out = []
+    loss_type = session.resolved["loss"]["type"]
+    last = session.model.network.layers[-1]
+    act = getattr(last, "activation_name", None)
+    if loss_type == "binary_crossentropy" and act == "softmax" and session.units > 1:
+        out.append(f"binary_crossentropy on a {session.units}-unit softmax output: this is "
+                   "probably meant to be categorical_crossentropy (one-hot targets) or "
+                   "sparse_categorical_crossentropy (integer labels)")
+    return out
+
+
+def attach_data(session: Session, spec_dir: Path) -> None:
+    """Load and check the data against the loss and the output layer."""
+    from nncli.data.checks import check_targets
+    from nncli.data.sources import load_data
+
+    r = session.resolved
+    splits = load_data(r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"]))
+    last = session.model.network.layers[-1]
+    act = getattr(last, "activation_name", "linear")
+    args = (session.target_kind, session.units, act, r["loss"]["type"])
+    splits.train = check_targets(splits.train, *args)
+    if splits.validation is not None:
+        splits.validation = check_targets(splits.validation, *args)
+    session.splits = splits
+
+
+def versions() -> dict[str, str]:
+    return {"nncli": nncli.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    best: dict[str, dict[str, float]] = {}
+    for key in rows[0] if rows else []:
+        if key in ("epoch", "seconds", "learning_rate"):
+            continue
+        lower = key.endswith("loss") or key.endswith("error")
+        vals = [(r[key], r["epoch"]) for r in rows if math.isfinite(r[key])]
+        if vals:
+            v, e = (min if lower else max)(vals)
+            best[key] = {"value": v, "epoch": e}
+    return best
+
+
+def train(session: Session, runs_dir: Path, reporter: Reporter,
+          argv: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Train and write the run directory; returns (run_dir, summary).
+
+    Raises DivergedError after saving what was good; KeyboardInterrupt and
+    Terminated propagate after the summary says `interrupted`.
+    """
+    from nncli.data.batches import Batches
+
+    r, backend, model = session.resolved, session.backend, session.model
+    splits = session.splits
+    for w in session.warnings:
+        reporter.warn(w)
+    for note in getattr(splits, "notes", []):
+        reporter.info(note)
+    shuffle_rng = np.random.default_rng(np.random.SeedSequence(r["seed"]).spawn(2)[1])
+    train_b = Batches(splits.train.x, splits.train.y, r["batch_size"], backend,
+                      shuffle=r["shuffle"], rng=shuffle_rng)
+    val_b = None
+    if splits.validation is not None:
+        val_b = Batches(splits.validation.x, splits.validation.y, r["batch_size"], backend)
+
+    run_dir = artifacts.create_run_dir(runs_dir, r["name"])
+    writer = artifacts.RunWriter(run_dir)
+    started = time.time()
+    metric_kinds = {k: m.name for k, m in session.make_metrics().items()}
+    summary: dict[str, Any] = {
+        "status": "running", "name": r["name"], "run_dir": str(run_dir.resolve()),
+        "spec_file": str(session.spec_path.resolve()), "command": argv or sys.argv,
+        "seed": r["seed"], "epochs": r["epochs"], "epochs_run": 0,
+        "train_samples": train_b.n_samples,
+        "validation_samples": val_b.n_samples if val_b else 0,
+        "metric_kinds": metric_kinds, "data_sources": splits.sources,
+        "backend": backend.name, "device": backend.device, "dtype": r["dtype"],
+        "versions": versions(), "warnings": list(session.warnings),
+        "started": _iso(started),
+    }
+    writer.write_spec(r)
+    writer.write_preprocessing(splits.prep.to_json())
+    writer.write_summary(summary)
+    meta = {"format": "nncli", "nncli_version": nncli.__version__}
+    rows: list[dict[str, float]] = []
+
+    def finish(status: str, message: str | None = None) -> None:
+        summary.update(status=status, epochs_run=len(rows), wall_seconds=time.time() - started,
+                       finished=_iso(time.time()), final=rows[-1] if rows else {},
+                       best=_best(rows))
+        if message:
+            summary["message"] = message
+        writer.write_summary(summary)
+
+    reporter.info(f"run directory: {run_dir}")
+    reporter.start(r["epochs"], len(train_b))
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        for event in train_epochs(model, train_b, val_b, session.make_metrics, r["epochs"]):
+            if isinstance(event, StepEvent):
+                reporter.step(event)
+            elif isinstance(event, EpochEvent):
+                row = {"epoch": event.epoch, **event.logs}
+                rows.append(row)
+                writer.append_metrics(row)
+                weights = model.network.get_weights()
+                if all(np.isfinite(w).all() for w in weights.values()):
+                    writer.write_weights(weights, meta)
+                reporter.epoch(event)
+                if event.epoch == 1:
+                    for w in dead_units(session):
+                        reporter.warn(w)
+                        summary["warnings"].append(w)
+                summary.update(epochs_run=len(rows), final=row)
+                writer.write_summary(summary)
+            elif isinstance(event, DivergedEvent):
+                msg = _diverged_message(event)
+                reporter.stop()
+                finish("diverged", msg)
+                raise DivergedError(msg)
+    except (KeyboardInterrupt, Terminated):
+        reporter.stop()
+        finish("interrupted", f"interrupted after {len(rows)} complete epoch(s)")
+        raise
+    finally:
+        reporter.stop()
+        signal.signal(signal.SIGTERM, previous)
+    finish("completed")
+    return run_dir, summary
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+
+def _diverged_message(event: DivergedEvent) -> str:
+    last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
+    saved = (f"weights of epoch {event.epoch - 1} kept" if event.epoch > 1
+             else "no weights saved")
+    return (f"training diverged: loss became {event.value} at epoch {event.epoch}, "
+            f"batch {event.step} (last finite batch loss {last}); {saved}. "
+            "Try a lower learning rate or gradient clipping")
+
+
+def dead_units(session: Session, max_samples: int = 2048) -> list[str]:
+    """Warnings for relu layers whose units output zero on every training sample."""
+    x = session.splits.train.x[:max_samples]
+    net = session.model.network
+    h = session.backend.asarray(x)
+    out = []
+    for i, layer in enumerate(net.layers):
+        h, _ = layer.forward(h, training=False)
+        if getattr(layer, "activation_name", None) != "relu":
+            continue
+        flat = session.backend.to_numpy(h).reshape(len(x), -1)
+        dead = int((flat.max(axis=0) <= 0).sum())
+        if dead:
+            units = flat.shape[1]
+            msg = (f"layer {i} ({layer.get_config()['type']}, relu, {units} units): "
+                   f"{dead} of {units} units output zero for every training sample")
+            if dead == units:
+                msg += ("; no gradient flows through it and the model output is constant "
+                        "(check bias_initializer, the input scale or the learning rate)")
+            out.append(msg)
+    return out
