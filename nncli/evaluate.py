@@ -55,7 +55,7 @@ def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
     from nncli.data.preprocess import Preprocessing
 
     prep = Preprocessing.from_json(RunReader(run_dir).preprocessing())
-    ds = load_file(r["data"], Path(data).resolve(), "evaluation", prep)
+    ds = load_file(str(Path(data).resolve()), r["data"], Path.cwd(), prep, "evaluation")
     last = session.model.network.layers[-1]
     ds = check_targets(ds, session.target_kind, session.units,
                        getattr(last, "activation_name", "linear"), r["loss"]["type"])
@@ -84,8 +84,8 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
     prep = Preprocessing.from_json(RunReader(run_dir).preprocessing())
-    ds = load_file(session.resolved["data"], Path(data).resolve(), "prediction", prep,
-                   require_target=False)
+    ds = load_file(str(Path(data).resolve()), session.resolved["data"], Path.cwd(), prep,
+                   "prediction", target_required=False)
     out = []
     bs = session.resolved["batch_size"]
     for start in range(0, len(ds.x), bs):

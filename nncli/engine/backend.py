@@ -65,7 +65,11 @@ class Backend:
         raise BackendError(f"unknown backend {name!r} (known: auto, numpy, cupy)")
 
     def asarray(self, a: Any, dtype: Any = None) -> Any:
-        """Copy host data to the backend, cast to `dtype` (default: the backend's)."""
+        """Host data on the backend in `dtype` (default: the backend's).
+
+        Like `xp.asarray`, this may return `a` itself when nothing needs to
+        change; copy before updating the result in place.
+        """
         return self.xp.asarray(a, dtype=self.dtype if dtype is None else dtype)
 
     def to_numpy(self, a: Any) -> np.ndarray:

@@ -139,7 +139,7 @@ class Model:
     def evaluate_step(self, x: Any, target: Any) -> tuple[Any, Any]:
         """Per-sample losses and predictions in inference mode (no update)."""
         y, caches = self.network.forward(x, training=False)
-        per_sample = self._loss.per_sample(self._loss_input(y, caches), target)
+        per_sample = self._loss.sample_losses(self._loss_input(y, caches), target)
         return per_sample, y
 
     def predict(self, x: Any) -> Any:

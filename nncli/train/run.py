@@ -197,7 +197,9 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
     writer.write_spec(r)
     writer.write_preprocessing(splits.prep.to_json())
     writer.write_summary(summary)
-    meta = {"format": "nncli", "nncli_version": nncli.__version__}
+    # One metadata key only: safetensors writes its metadata map in hash order,
+    # so two keys would make identical weights give different file bytes.
+    meta = {"nncli": f"format=1 version={nncli.__version__}"}
     rows: list[dict[str, float]] = []
 
     def finish(status: str, message: str | None = None) -> None:
@@ -273,13 +275,11 @@ def dead_units(session: Session, max_samples: int = 2048) -> list[str]:
         if getattr(layer, "activation_name", None) != "relu":
             continue
         flat = session.backend.to_numpy(h).reshape(len(x), -1)
-        dead = int((flat.max(axis=0) <= 0).sum())
-        if dead:
-            units = flat.shape[1]
-            msg = (f"layer {i} ({layer.get_config()['type']}, relu, {units} units): "
-                   f"{dead} of {units} units output zero for every training sample")
-            if dead == units:
-                msg += ("; no gradient flows through it and the model output is constant "
-                        "(check bias_initializer, the input scale or the learning rate)")
-            out.append(msg)
+        units = flat.shape[1]
+        # a few dead units are normal in a relu net; a whole dead layer is not
+        if int((flat.max(axis=0) <= 0).sum()) == units:
+            out.append(f"layer {i} ({layer.get_config()['type']}, relu, {units} units): "
+                       f"{units} of {units} units output zero for every training sample; "
+                       "no gradient flows through it and the model output is constant "
+                       "(check bias_initializer, the input scale or the learning rate)")
     return out

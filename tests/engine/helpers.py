@@ -1,0 +1,117 @@
+"""Shared tables and helpers for the engine tests (gradient cases, golden files).
+
+Imported by the test modules as `helpers` (pytest puts this folder on sys.path).
+The gradient-case tables live here so that one test can check that every
+registered activation, loss and layer has a case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nncli.engine.backend import Backend
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+
+
+def float64(backend: Backend) -> Backend:
+    """The same array module in float64, as gradient checks need."""
+    return Backend.from_name(backend.name, dtype="float64")
+
+
+def load_golden(kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, sidecar) of tests/fixtures/golden/<kind>.npz and .json."""
+    with np.load(GOLDEN / f"{kind}.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    sidecar = json.loads((GOLDEN / f"{kind}.json").read_text())
+    return arrays, sidecar
+
+
+def away_from_kinks(x: np.ndarray, margin: float = 1e-3) -> np.ndarray:
+    """Move entries with |x| <= margin to 0.5, off the relu/leaky_relu kink."""
+    x = x.copy()
+    x[np.abs(x) <= margin] = 0.5
+    return x
+
+
+# Every activation config with a gradient case (registered names, and variants).
+ACTIVATION_CASES: list[dict[str, Any]] = [
+    {"type": "linear"},
+    {"type": "relu"},
+    {"type": "sigmoid"},
+    {"type": "tanh"},
+    {"type": "softmax"},
+    {"type": "leaky_relu"},
+    {"type": "leaky_relu", "negative_slope": 0.01},
+    {"type": "elu"},
+    {"type": "elu", "alpha": 0.5},
+    {"type": "selu"},
+    {"type": "gelu"},
+    {"type": "gelu", "approximate": True},
+    {"type": "silu"},
+    {"type": "softplus"},
+]
+
+
+def _binary(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return (rng.random(shape) > 0.5).astype(np.float64)
+
+
+def _onehot(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return np.eye(shape[1])[rng.integers(0, shape[1], shape[0])]
+
+
+# (loss config, make(rng, shape) -> (pred, target)) for every loss and form.
+LossInputs = Callable[[np.random.Generator, tuple[int, int]], tuple[Any, Any]]
+LOSS_CASES: list[tuple[dict[str, Any], LossInputs]] = [
+    (
+        {"type": "binary_crossentropy"},
+        lambda r, s: (r.uniform(0.05, 0.95, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_crossentropy", "from_logits": True},
+        lambda r, s: (r.normal(0, 3, s), _binary(r, s)),
+    ),
+    (
+        {"type": "categorical_crossentropy"},
+        lambda r, s: (r.uniform(0.05, 1.0, s), _onehot(r, s)),
+    ),
+    (
+        {"type": "categorical_crossentropy", "from_logits": True},
+        lambda r, s: (r.normal(0, 3, s), _onehot(r, s)),
+    ),
+    (
+        {"type": "sparse_categorical_crossentropy"},
+        lambda r, s: (r.uniform(0.05, 1.0, s), r.integers(0, s[1], s[0])),
+    ),
+    (
+        {"type": "sparse_categorical_crossentropy", "from_logits": True},
+        lambda r, s: (r.normal(0, 3, s), r.integers(0, s[1], s[0])),
+    ),
+    (
+        {"type": "mean_squared_error"},
+        lambda r, s: (r.normal(size=s), r.normal(size=s)),
+    ),
+    (
+        # pred stays at least 0.1 away from the target: off the |.| kink
+        {"type": "mean_absolute_error"},
+        lambda r, s: _mae_inputs(r, s),
+    ),
+]
+
+
+def _mae_inputs(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[Any, Any]:
+    target = rng.normal(size=shape)
+    offset = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.1, 1.0, shape)
+    return target + offset, target
+
+
+def case_id(cfg: dict[str, Any]) -> str:
+    """A readable pytest id for a config dict."""
+    extra = [f"{k}={v}" for k, v in cfg.items() if k != "type"]
+    return "-".join([cfg["type"], *extra])

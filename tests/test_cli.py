@@ -1,0 +1,241 @@
+"""The CLI end to end: exit codes, one-line errors, run directories, JSON output."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nncli.cli import app
+
+runner = CliRunner()
+
+MOONS = """\
+name: tiny
+seed: 3
+data:
+  dataset: {type: moons, n_samples: 200, noise: 0.1}
+  validation_split: 0.25
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 16, activation: relu}
+    - {type: dropout, rate: 0.1}
+    - {type: dense, units: 1, activation: sigmoid}
+optimizer: {type: adam, learning_rate: 0.01}
+loss: binary_crossentropy
+metrics: [accuracy]
+epochs: 3
+batch_size: 16
+"""
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def spec(write_spec) -> Path:
+    return write_spec(MOONS)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def train(spec: Path, runs: Path, *extra: str):
+    result = invoke("train", spec, "--runs-dir", runs, *extra)
+    assert result.exit_code == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "validate", "summary", "predict",
+                                     "schema"])
+def test_every_command_has_help(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+
+
+def test_no_arguments_shows_usage():
+    result = invoke()
+    assert result.exit_code in (0, 2)
+    assert "train" in result.stdout + result.stderr
+
+
+def test_train_writes_a_complete_run(spec, tmp_path):
+    run = train(spec, tmp_path / "runs")
+    assert run.parent == tmp_path / "runs" and run.name.startswith("tiny-")
+    names = {p.name for p in run.iterdir()}
+    assert names == {"spec.yaml", "metrics.csv", "weights.safetensors",
+                     "preprocessing.json", "summary.json"}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 3
+    assert summary["metric_kinds"] == {"accuracy": "binary_accuracy"}
+    rows = read_csv(run / "metrics.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                            "learning_rate", "seconds"}
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    resolved = (run / "spec.yaml").read_text()
+    assert "glorot_uniform" in resolved and "learning_rate: 0.01" in resolved
+
+
+def test_plain_output_has_one_line_per_epoch_and_no_control_characters(spec, tmp_path):
+    # CASE-027: logs redirected to a file get no bars, no \r, no ANSI
+    result = invoke("train", spec, "--runs-dir", tmp_path)
+    epoch_lines = [ln for ln in result.stderr.splitlines() if ln.startswith("epoch ")]
+    assert len(epoch_lines) == 3
+    assert not any(c in result.stderr for c in "\r\b\x1b")
+    assert "━" not in result.stderr
+
+
+def test_json_goes_to_stdout_and_logs_to_stderr(spec, tmp_path):
+    result = invoke("train", spec, "--runs-dir", tmp_path, "--json")
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert 0 <= out["metrics"]["val_accuracy"] <= 1
+    assert out["status"] == "completed" and Path(out["run_dir"]).is_dir()
+    assert "epoch 1/3" in result.stderr
+
+
+def test_same_spec_and_seed_give_identical_results(spec, tmp_path):
+    a = train(spec, tmp_path / "a")
+    b = train(spec, tmp_path / "b")
+    digest = [hashlib.sha256((r / "weights.safetensors").read_bytes()).hexdigest()
+              for r in (a, b)]
+    assert digest[0] == digest[1]
+
+    def metrics(run):
+        return [{k: v for k, v in r.items() if k != "seconds"}
+                for r in read_csv(run / "metrics.csv")]
+
+    assert metrics(a) == metrics(b)
+
+
+def test_different_seed_gives_different_weights(spec, tmp_path):
+    a = train(spec, tmp_path / "a")
+    b = train(spec, tmp_path / "b", "--set", "seed=4")
+    assert (a / "weights.safetensors").read_bytes() != (b / "weights.safetensors").read_bytes()
+
+
+def test_two_runs_never_share_a_directory(spec, tmp_path):
+    # CASE-031: same spec twice in the same second -> two directories
+    first = train(spec, tmp_path)
+    before = {p: p.read_bytes() for p in first.iterdir()}
+    second = train(spec, tmp_path)
+    assert first != second
+    assert {p: p.read_bytes() for p in first.iterdir()} == before
+
+
+def test_eval_scores_and_gates(spec, tmp_path):
+    run = train(spec, tmp_path)
+    ok = invoke("eval", run, "--json", "--fail-under", "accuracy=0.0")
+    assert ok.exit_code == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    summary = json.loads((run / "summary.json").read_text())
+    # eval on the validation split reproduces the last epoch's validation numbers
+    assert result["metrics"]["accuracy"] == pytest.approx(summary["final"]["val_accuracy"])
+    assert result["metrics"]["loss"] == pytest.approx(summary["final"]["val_loss"], rel=1e-5)
+    assert result["gates"]["passed"] is True
+    bad = invoke("eval", run, "--fail-under", "accuracy=1.01")
+    assert bad.exit_code == 5
+    assert "quality gate failed: accuracy" in bad.stderr
+
+
+def test_eval_rejects_unknown_gate_metric(spec, tmp_path):
+    run = train(spec, tmp_path)
+    result = invoke("eval", run, "--fail-under", "f1=0.5")
+    assert result.exit_code == 2
+    assert "unknown metric 'f1'" in result.stderr
+
+
+def test_eval_missing_run_is_an_error(tmp_path):
+    result = invoke("eval", tmp_path / "nope")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and "not found" in result.stderr
+
+
+def test_invalid_spec_exits_2_with_one_line_per_error_and_writes_nothing(write_spec,
+                                                                          tmp_path):
+    bad = write_spec(MOONS.replace("units: 16", "units: -3").replace("epochs: 3",
+                                                                     "epochs: 0"))
+    result = invoke("train", bad, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "2 errors"
+    assert any("model.layers[0].units: expected a value > 0, got -3" in ln for ln in lines)
+    assert any(":15:" in ln and "epochs" in ln for ln in lines)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_debug_shows_the_traceback(write_spec, tmp_path):
+    bad = write_spec(MOONS.replace("units: 16", "units: -3"))
+    result = invoke("train", bad, "--runs-dir", tmp_path, "--debug")
+    assert result.exit_code != 0
+    assert result.exception is not None and type(result.exception).__name__ == "SpecError"
+
+
+def test_missing_spec_file(tmp_path):
+    result = invoke("train", tmp_path / "missing.yaml")
+    assert result.exit_code == 2
+    assert "spec file not found" in result.stderr
+
+
+def test_bad_option_is_a_usage_error(spec):
+    result = invoke("train", spec, "--no-such-option")
+    assert result.exit_code == 2
+
+
+def test_validate_checks_without_writing(spec, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", spec)
+    assert result.exit_code == 0, result.stderr
+    assert "valid" in result.stdout and "150 training / 50 validation" in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_summary_of_spec_and_run_agree(spec, tmp_path):
+    from_spec = json.loads(invoke("summary", spec, "--json").stdout)
+    assert [r["params"] for r in from_spec["layers"]] == [48, 0, 17]
+    assert from_spec["total_params"] == 65
+    assert [r["output_shape"] for r in from_spec["layers"]] == [[16], [16], [1]]
+    run = train(spec, tmp_path)
+    assert json.loads(invoke("summary", run, "--json").stdout) == from_spec
+    table = invoke("summary", spec)
+    assert table.exit_code == 0 and "Total params: 65" in table.stdout
+
+
+def test_schema_prints_json_schema():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "nncli spec" and "model" in schema["properties"]
+
+
+def test_init_weights_round_trip(spec, tmp_path):
+    run = train(spec, tmp_path / "a", "--set", "epochs=1")
+    again = train(spec, tmp_path / "b", "--set", "epochs=1", "--set",
+                  "optimizer.learning_rate=0.0", "--init-weights",
+                  str(run / "weights.safetensors"))
+    assert (again / "weights.safetensors").read_bytes() != b""
+    from safetensors.numpy import load_file
+
+    a, b = load_file(run / "weights.safetensors"), load_file(again / "weights.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_init_weights_shape_mismatch_is_a_clear_error(spec, write_spec, tmp_path):
+    run = train(spec, tmp_path / "a", "--set", "epochs=1")
+    other = write_spec(MOONS.replace("units: 16", "units: 8"), "other.yaml")
+    result = invoke("train", other, "--runs-dir", tmp_path / "b", "--init-weights",
+                    run / "weights.safetensors")
+    assert result.exit_code == 2
+    assert "layers.0.kernel has shape (2, 16), the model needs (2, 8)" in result.stderr
+    assert not (tmp_path / "b").exists()
