@@ -176,8 +176,9 @@ class Activation(Layer):
 
 @layers.register("dropout")
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each unit with probability `rate` and
-    scale the kept ones by 1/(1-rate); identity at inference (Keras semantics).
+    """Inverted dropout: zero units with probability `rate` in training only.
+
+    Kept units are scaled by 1/(1-rate); inference is the identity (Keras).
 
     The mask is drawn on the host from the layer's own Generator (seeded at
     build from the model's rng), so a seed gives the same masks on any backend.

@@ -116,12 +116,20 @@ def run_spec_model() -> "type[StrictModel]":
             None, description="Run name prefix; defaults to the spec file's stem."
         )
         seed: int = Field(0, description="Seeds weights, shuffling, dropout, splits.")
-        backend: Literal["auto", "numpy", "cupy"] = "numpy"
-        dtype: Literal["float32", "float64"] = "float32"
-        data: Data
-        model: Model
-        loss: LossRef  # type: ignore[valid-type]
-        optimizer: OptimizerRef = "rmsprop"  # type: ignore[valid-type]
+        backend: Literal["auto", "numpy", "cupy"] = Field(
+            "numpy", description="Array backend; auto = cupy when a GPU is visible."
+        )
+        dtype: Literal["float32", "float64"] = Field(
+            "float32", description="Float type of weights and activations."
+        )
+        data: Data = Field(description="Where the data comes from; see `data` below.")
+        model: Model = Field(description="Input shape and layers; see `model` below.")
+        loss: LossRef = Field(  # type: ignore[valid-type]
+            description="Loss to minimise, e.g. binary_crossentropy."
+        )
+        optimizer: OptimizerRef = Field(  # type: ignore[valid-type]
+            "rmsprop", description="Update rule; Keras's compile() default is rmsprop."
+        )
         metrics: list[MetricRef] = Field(  # type: ignore[valid-type]
             default_factory=list, description="Reported besides the loss."
         )

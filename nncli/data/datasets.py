@@ -1,0 +1,257 @@
+"""Datasets that ship with nncli: 2-D synthetic sets and small real tables.
+
+Each entry's `load(seed)` returns host numpy arrays `(x, y)` plus class names:
+`x` is float64 (n, features); `y` is (n,) int64 class ids. Synthetic sets give
+class names None (their labels are the numbers 0..k-1, usable with any loss);
+the real tables give their text labels, numbered in sorted order like a CSV's
+(`nncli.data.sources`). Synthetic sets draw from `numpy.random.default_rng`
+seeded by their own `seed` option or, when unset, the spec's seed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from nncli.registry import Registry, StrictModel
+
+datasets: Registry[type[BuiltinDataset]] = Registry("dataset")
+
+
+class BuiltinDataset:
+    """Base: `feature_names` and `target_name` label the columns in the run."""
+
+    feature_names: tuple[str, ...] = ("x1", "x2")
+    target_name: str = "label"
+
+    class Config(StrictModel):
+        type: str
+
+    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+        raise NotImplementedError
+
+
+def _rng(own: int | None, spec_seed: int) -> np.random.Generator:
+    return np.random.default_rng(own if own is not None else spec_seed)
+
+
+def _halves(n: int) -> tuple[int, int]:
+    """Sizes of two classes from n samples (the first gets the smaller half)."""
+    return n // 2, n - n // 2
+
+
+@datasets.register("moons")
+class Moons(BuiltinDataset):
+    """Two interleaving half circles (sklearn's make_moons construction)."""
+
+    class Config(StrictModel):
+        type: Literal["moons"] = "moons"
+        n_samples: int = Field(1000, ge=2)
+        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
+        seed: int | None = None
+
+    def __init__(
+        self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
+    ):
+        self.n_samples, self.noise, self.seed = n_samples, noise, seed
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        n_out, n_in = _halves(self.n_samples)
+        t_out = np.linspace(0, np.pi, n_out)
+        t_in = np.linspace(0, np.pi, n_in)
+        x = np.concatenate(
+            [
+                np.stack([np.cos(t_out), np.sin(t_out)], axis=1),
+                np.stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5], axis=1),
+            ]
+        )  # (n, 2)
+        y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
+        x = x + rng.normal(scale=self.noise, size=x.shape)
+        order = rng.permutation(self.n_samples)
+        return x[order], y[order].astype(np.int64), None
+
+
+@datasets.register("circles")
+class Circles(BuiltinDataset):
+    """A small circle (class 1) inside a large one (class 0), as sklearn's make_circles."""
+
+    class Config(StrictModel):
+        type: Literal["circles"] = "circles"
+        n_samples: int = Field(1000, ge=2)
+        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
+        factor: float = Field(0.5, gt=0.0, lt=1.0, description="Inner/outer radius.")
+        seed: int | None = None
+
+    def __init__(
+        self,
+        n_samples: int = 1000,
+        noise: float = 0.1,
+        factor: float = 0.5,
+        seed: int | None = None,
+    ):
+        self.n_samples, self.noise, self.factor, self.seed = (
+            n_samples,
+            noise,
+            factor,
+            seed,
+        )
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        n_out, n_in = _halves(self.n_samples)
+        t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+        t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
+        x = np.concatenate(
+            [
+                np.stack([np.cos(t_out), np.sin(t_out)], axis=1),
+                self.factor * np.stack([np.cos(t_in), np.sin(t_in)], axis=1),
+            ]
+        )  # (n, 2)
+        y = np.concatenate([np.zeros(n_out), np.ones(n_in)])
+        x = x + rng.normal(scale=self.noise, size=x.shape)
+        order = rng.permutation(self.n_samples)
+        return x[order], y[order].astype(np.int64), None
+
+
+@datasets.register("xor")
+class Xor(BuiltinDataset):
+    """Points uniform in [-1, 1]^2; class 1 where exactly one coordinate is positive.
+
+    Labels come from the clean point; the noise is added afterwards, so it
+    blurs the quadrant borders.
+    """
+
+    class Config(StrictModel):
+        type: Literal["xor"] = "xor"
+        n_samples: int = Field(1000, ge=2)
+        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
+        seed: int | None = None
+
+    def __init__(
+        self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
+    ):
+        self.n_samples, self.noise, self.seed = n_samples, noise, seed
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        x = rng.uniform(-1.0, 1.0, size=(self.n_samples, 2))  # (n, 2)
+        y = ((x[:, 0] > 0) != (x[:, 1] > 0)).astype(np.int64)  # (n,)
+        x = x + rng.normal(scale=self.noise, size=x.shape)
+        return x, y, None
+
+
+@datasets.register("spirals")
+class Spirals(BuiltinDataset):
+    """Two interleaved spirals of 1.5 turns each, radius growing from 0 to 1.
+
+    Class k's point at t in (0, 1] sits at radius t and angle 3*pi*t + k*pi, so
+    neighbouring arms are 1/3 apart; the default noise keeps them separable.
+    """
+
+    class Config(StrictModel):
+        type: Literal["spirals"] = "spirals"
+        n_samples: int = Field(1000, ge=2)
+        noise: float = Field(0.05, ge=0.0, description="Std of Gaussian noise.")
+        seed: int | None = None
+
+    def __init__(
+        self, n_samples: int = 1000, noise: float = 0.05, seed: int | None = None
+    ):
+        self.n_samples, self.noise, self.seed = n_samples, noise, seed
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        parts, labels = [], []
+        for k, n_k in enumerate(_halves(self.n_samples)):
+            t = (np.arange(n_k) + 1.0) / n_k  # (n_k,) in (0, 1]
+            angle = 3 * np.pi * t + k * np.pi
+            parts.append(np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1))
+            labels.append(np.full(n_k, k))
+        x = np.concatenate(parts)  # (n, 2)
+        x = x + rng.normal(scale=self.noise, size=x.shape)
+        order = rng.permutation(self.n_samples)
+        return x[order], np.concatenate(labels)[order].astype(np.int64), None
+
+
+@datasets.register("blobs")
+class Blobs(BuiltinDataset):
+    """Isotropic Gaussian clusters, one class each (sklearn's make_blobs construction).
+
+    Centres are drawn uniformly in [-10, 10]^n_features; the samples are split
+    as evenly as possible, the first clusters taking the remainder.
+    """
+
+    class Config(StrictModel):
+        type: Literal["blobs"] = "blobs"
+        n_samples: int = Field(1000, ge=2)
+        centers: int = Field(3, ge=2, description="Number of clusters (= classes).")
+        cluster_std: float = Field(1.0, ge=0.0, description="Std of each cluster.")
+        n_features: int = Field(2, ge=1)
+        seed: int | None = None
+
+    def __init__(
+        self,
+        n_samples: int = 1000,
+        centers: int = 3,
+        cluster_std: float = 1.0,
+        n_features: int = 2,
+        seed: int | None = None,
+    ):
+        self.n_samples, self.centers, self.cluster_std = n_samples, centers, cluster_std
+        self.n_features, self.seed = n_features, seed
+        self.feature_names = tuple(f"x{i + 1}" for i in range(n_features))
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        centres = rng.uniform(-10.0, 10.0, size=(self.centers, self.n_features))
+        sizes = np.full(self.centers, self.n_samples // self.centers)
+        sizes[: self.n_samples % self.centers] += 1
+        y = np.repeat(np.arange(self.centers), sizes)  # (n,)
+        x = centres[y] + rng.normal(
+            scale=self.cluster_std, size=(self.n_samples, self.n_features)
+        )
+        order = rng.permutation(self.n_samples)
+        return x[order], y[order].astype(np.int64), None
+
+
+class _Table(BuiltinDataset):
+    """A shipped CSV table: rows in file order, text labels numbered in sorted order."""
+
+    table: str = ""
+
+    def load(self, seed):
+        from nncli.datasets import read_table
+
+        header, rows = read_table(self.table)
+        self.feature_names, self.target_name = tuple(header[:-1]), header[-1]
+        x = np.array([[float(v) for v in r[:-1]] for r in rows])  # (n, features)
+        classes = sorted({r[-1] for r in rows})
+        ids = {name: i for i, name in enumerate(classes)}
+        y = np.array([ids[r[-1]] for r in rows], dtype=np.int64)  # (n,)
+        return x, y, classes
+
+
+@datasets.register("iris")
+class Iris(_Table):
+    """Fisher's iris: 150 flowers, 4 measurements in cm, 3 species (50 each)."""
+
+    table = "iris"
+    feature_names = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    target_name = "species"
+
+    class Config(StrictModel):
+        type: Literal["iris"] = "iris"
+
+
+@datasets.register("breast_cancer")
+class BreastCancer(_Table):
+    """Wisconsin diagnostic breast cancer (WDBC): 569 rows, 30 features, 2 classes."""
+
+    table = "breast_cancer"
+    target_name = "diagnosis"
+
+    class Config(StrictModel):
+        type: Literal["breast_cancer"] = "breast_cancer"
