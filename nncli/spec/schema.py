@@ -62,6 +62,14 @@ class DataSpec(StrictModel):
             raise ValueError("`x` and `y` go together: give both files")
         if self.validation is not None and self.validation_split > 0:
             raise ValueError("give `validation` or `validation_split`, not both")
+        if self.validation is not None and self.train is None:
+            raise ValueError("`validation` (a file) goes with `train` (a file); with "
+                             "`dataset` or `x`/`y` use `validation_split`")
+        if self.target is not None and self.dataset is not None:
+            raise ValueError("`target` names a CSV column; shipped datasets know their "
+                             "own target, remove it")
+        if isinstance(self.target, list) and not self.target:
+            raise ValueError("`target` is an empty list; name at least one column")
         return self
 
 

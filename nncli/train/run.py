@@ -88,12 +88,24 @@ def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
         network.shapes.append(shape)
     network.backend = backend
     loss = losses.create(resolved["loss"])
+    _check_head(network, loss, int(shape[-1]))
     model = Model(network, loss, optimizers.create(resolved["optimizer"]))
     _load_init_weights(network, resolved["model"].get("init_weights"), spec_dir)
     session = Session(spec, resolved, spec_path, backend, model, None,
                       units=int(shape[-1]), target_kind=loss.target_kind)
     session.warnings += _spec_warnings(session)
     return session
+
+
+def _check_head(network: Any, loss: Any, units: int) -> None:
+    """Refuse output/loss pairs that cannot learn, whatever the data (CASE-004b)."""
+    act = getattr(network.layers[-1], "activation_name", None)
+    if act == "softmax" and units == 1:
+        last = len(network.layers) - 1
+        raise SpecError(
+            "a softmax over 1 unit always outputs 1.0, so the loss cannot change and "
+            "nothing is learned; use activation: sigmoid with binary_crossentropy, or "
+            "2 softmax units", f"model.layers[{last}]")
 
 
 def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> None:

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from nncli.data.sources import load_data, load_file
 from nncli.errors import DataError
@@ -339,10 +340,8 @@ def test_xy_multi_column_labels_are_a_matrix(tmp_path, data_spec):
 def test_xy_with_validation_file_is_refused(tmp_path, data_spec):
     write(tmp_path / "x.csv", "a\n1\n")
     write(tmp_path / "y.csv", "y\n1\n")
-    spec = data_spec(x="x.csv", y="y.csv", validation="x.csv")
-    assert "with data.x/data.y use data.validation_split" in error(
-        load_data, spec, tmp_path, 0, (1,)
-    )
+    with pytest.raises(ValidationError, match="use `validation_split`"):
+        data_spec(x="x.csv", y="y.csv", validation="x.csv")
 
 
 # ------------------------------------------------------------ CASE-024 empty files
