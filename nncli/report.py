@@ -59,11 +59,12 @@ class Reporter:
 class RichReporter(Reporter):
     """A live bar per epoch (batches, rate, ETA, running loss) and a line per epoch."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, force_terminal: bool | None = None):
         super().__init__(stream)
         from rich.console import Console
 
-        self.console = Console(file=self.stream, stderr=self.stream is sys.stderr)
+        self.console = Console(file=self.stream, stderr=self.stream is sys.stderr,
+                               force_terminal=force_terminal)
         self.progress: Any = None
         self._last = 0.0
 
@@ -99,7 +100,9 @@ class RichReporter(Reporter):
         now = time.perf_counter()
         if event.step == 1:
             self._epoch_start = now
-            self.progress.reset(self.task, total=event.steps, epoch=event.epoch)
+            # reset() replaces the task's fields, so pass them all again
+            self.progress.reset(self.task, total=event.steps, epoch=event.epoch,
+                                epochs=self.epochs, rate="", logs="")
         fields: dict[str, Any] = {}
         if now - self._last > 0.1 or event.step == event.steps:  # formatting is not free
             self._last = now
