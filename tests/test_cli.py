@@ -239,3 +239,57 @@ def test_init_weights_shape_mismatch_is_a_clear_error(spec, write_spec, tmp_path
     assert result.exit_code == 2
     assert "layers.0.kernel has shape (2, 16), the model needs (2, 8)" in result.stderr
     assert not (tmp_path / "b").exists()
+
+
+CSV_SPEC = """\
+seed: 0
+data:
+  train: data/train.csv
+  validation: data/valid.csv
+  target: label
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 3, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: {type: sgd, learning_rate: 0.1}
+metrics: [accuracy]
+epochs: 2
+"""
+
+
+def _csv_project(root: Path) -> Path:
+    (root / "data").mkdir(parents=True)
+    rows = "a,b,label\n" + "".join(f"{i % 3},{i % 5},{'xyz'[i % 3]}\n" for i in range(30))
+    (root / "data" / "train.csv").write_text(rows)
+    (root / "data" / "valid.csv").write_text(rows)
+    spec = root / "spec.yaml"
+    spec.write_text(CSV_SPEC)
+    return spec
+
+
+def test_run_records_absolute_paths_and_evals_from_anywhere(tmp_path, monkeypatch):
+    import yaml
+
+    spec = _csv_project(tmp_path / "proj")
+    run = train(spec, tmp_path / "runs")
+    resolved = yaml.safe_load((run / "spec.yaml").read_text())
+    assert resolved["data"]["train"] == str(tmp_path / "proj" / "data" / "train.csv")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("eval", run, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["samples"] == 30
+
+
+def test_predict_reports_class_names(tmp_path):
+    spec = _csv_project(tmp_path / "proj")
+    run = train(spec, tmp_path / "runs")
+    new = tmp_path / "new.csv"
+    new.write_text("a,b\n0,0\n2,4\n")
+    result = invoke("predict", run, "--data", new, "--json")
+    assert result.exit_code == 0, result.stderr
+    preds = json.loads(result.stdout)["predictions"]
+    assert len(preds) == 2 and all(p["label"] in ("x", "y", "z") for p in preds)
+    assert all(abs(sum(p["output"]) - 1) < 1e-5 for p in preds)

@@ -151,6 +151,22 @@ def attach_data(session: Session, spec_dir: Path) -> None:
     session.splits = splits
 
 
+def with_absolute_paths(resolved: dict[str, Any], spec_dir: Path) -> dict[str, Any]:
+    """A copy of the resolved spec whose file paths no longer depend on its folder."""
+
+    def absolute(text: str | None) -> str | None:
+        if text is None:
+            return None
+        path = Path(text).expanduser()
+        return str((path if path.is_absolute() else spec_dir / path).resolve())
+
+    out = {**resolved, "data": dict(resolved["data"]), "model": dict(resolved["model"])}
+    for key in ("train", "x", "y", "validation"):
+        out["data"][key] = absolute(out["data"][key])
+    out["model"]["init_weights"] = absolute(out["model"]["init_weights"])
+    return out
+
+
 def versions() -> dict[str, str]:
     return {"nncli": nncli.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform()}
@@ -206,7 +222,7 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
         "versions": versions(), "warnings": list(session.warnings),
         "started": _iso(started),
     }
-    writer.write_spec(r)
+    writer.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
     writer.write_preprocessing(splits.prep.to_json())
     writer.write_summary(summary)
     # One metadata key only: safetensors writes its metadata map in hash order,
