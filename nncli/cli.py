@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -30,7 +30,7 @@ app = typer.Typer(
 Debug = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print a JSON result on stdout; "
                                        "logs stay on stderr.")]
-Overrides = Annotated[Optional[list[str]], typer.Option(
+Overrides = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE",
     help="Override a spec value, e.g. --set optimizer.learning_rate=0.01 (repeatable).")]
 SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
@@ -72,7 +72,7 @@ def train_cmd(
     overrides: Overrides = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories "
                                            "are created.")] = Path("runs"),
-    init_weights: Annotated[Optional[Path], typer.Option(
+    init_weights: Annotated[Path | None, typer.Option(
         "--init-weights", help="Start from these weights (.safetensors).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; "
                                         "warnings and errors only.")] = False,
@@ -166,8 +166,8 @@ def summary_cmd(
         for col in ("Layer (type)", "Output Shape", "Param #"):
             table.add_column(col, justify="right" if col == "Param #" else "left")
         for row in rows:
-            table.add_row(f"{row['name']} ({row['type']})", str(tuple(
-                [None, *row["output_shape"]])), f"{row['params']:,}")
+            shape = str((None, *row["output_shape"]))  # Keras shows the batch axis
+            table.add_row(f"{row['name']} ({row['type']})", shape, f"{row['params']:,}")
         console = Console()
         console.print(table)
         console.print(f"Total params: {total:,}")
@@ -178,9 +178,9 @@ def summary_cmd(
 @app.command("eval")
 def eval_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
-    data: Annotated[Optional[Path], typer.Option(
+    data: Annotated[Path | None, typer.Option(
         "--data", help="Evaluate on this file instead of the run's validation data.")] = None,
-    fail_under: Annotated[Optional[list[str]], typer.Option(
+    fail_under: Annotated[list[str] | None, typer.Option(
         "--fail-under", metavar="METRIC=VALUE",
         help="Exit 5 when METRIC < VALUE (repeatable), e.g. accuracy=0.9.")] = None,
     json_out: JsonOut = False,

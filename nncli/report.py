@@ -77,8 +77,13 @@ class RichReporter(Reporter):
         target.print(f"[yellow]warning:[/] {text}", highlight=False)
 
     def start(self, epochs: int, steps: int) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         super().start(epochs, steps)
         self.progress = Progress(

@@ -14,7 +14,7 @@ try:  # the only cupy import in nncli
     import cupy as _cupy  # type: ignore[import-not-found]
 
     HAS_CUPY = True
-except Exception:  # ImportError, or a CUDA runtime that fails to load
+except Exception:  # noqa: BLE001 - ImportError, or a CUDA runtime that fails to load
     _cupy = None
     HAS_CUPY = False
 
@@ -26,7 +26,7 @@ def cuda_available() -> bool:
         return False
     try:
         return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
+    except Exception:  # noqa: BLE001 - no driver, no device: all mean "no GPU"
         return False
 
 

@@ -24,7 +24,7 @@ Lines = dict[str, tuple[int, int]]  # YAML path -> (line, column), 1-based
 _FLOAT_12 = re.compile(
     r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
-    re.X,
+    re.VERBOSE,
 )
 
 
@@ -157,17 +157,13 @@ def apply_override(src: SpecSource, text: str) -> None:
             child = {"type": child}  # expand a short form: optimizer: sgd
         if child is None:
             child = {} if isinstance(nxt, str) else []
-        if isinstance(node, dict) and isinstance(part, str):
-            node[part] = child
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and isinstance(part, str) or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node[part] = child
         else:
             raise SpecError([Issue(key, "does not name a place in the spec", where)])
         node = child
     last = parts[-1]
-    if isinstance(node, dict) and isinstance(last, str):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+    if isinstance(node, dict) and isinstance(last, str) or isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value
     else:
         raise SpecError([Issue(key, "does not name a place in the spec", where)])
@@ -221,9 +217,7 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         elif isinstance(part, str) and _is_tag(node, part):
             continue

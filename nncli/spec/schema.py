@@ -7,7 +7,7 @@ imported (that import fills the registries).
 """
 
 from functools import cache
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -93,7 +93,7 @@ def run_spec_model() -> "type[StrictModel]":
 
     class Data(DataSpec):
         __doc__ = DataSpec.__doc__
-        dataset: Optional[DatasetRef] = Field(  # type: ignore[valid-type]
+        dataset: DatasetRef | None = Field(  # type: ignore[valid-type]
             None, description="A dataset that ships with nncli."
         )
 

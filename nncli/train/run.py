@@ -177,7 +177,7 @@ def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     for key in rows[0] if rows else []:
         if key in ("epoch", "seconds", "learning_rate"):
             continue
-        lower = key.endswith("loss") or key.endswith("error")
+        lower = key.endswith(("loss", "error"))
         vals = [(r[key], r["epoch"]) for r in rows if math.isfinite(r[key])]
         if vals:
             v, e = (min if lower else max)(vals)
