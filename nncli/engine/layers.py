@@ -52,7 +52,8 @@ class Layer:
     def forward(self, x: Any, training: bool = False) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def backward(self, dy: Any, cache: Any) -> Any:
+    def backward(self, dy: Any, cache: Any, need_dx: bool = True) -> Any:
+        """Overwrite `grads` and return dx (None allowed when not `need_dx`)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -128,18 +129,20 @@ class Dense(Layer):
         y = self.activation.forward(z)
         return y, ActCache(x, z, y)
 
-    def backward(self, dy: Any, cache: ActCache) -> Any:
+    def backward(self, dy: Any, cache: ActCache, need_dx: bool = True) -> Any:
         dz = self.activation.backward(dy, cache.z, cache.y)
-        return self.backward_from_logits(dz, cache)
+        return self.backward_from_logits(dz, cache, need_dx)
 
-    def backward_from_logits(self, dz: Any, cache: ActCache) -> Any:
+    def backward_from_logits(self, dz: Any, cache: ActCache, need_dx: bool = True) -> Any:
         x = cache.x
         n_in = x.shape[-1]
         x2 = x.reshape(-1, n_in)  # (batch*..., n_in)
         dz2 = dz.reshape(-1, self.units)  # (batch*..., units)
-        self.grads["kernel"][...] = x2.T @ dz2
+        self.xp.matmul(x2.T, dz2, out=self.grads["kernel"])  # no temporary
         if self.use_bias:
-            self.grads["bias"][...] = dz2.sum(axis=0)
+            dz2.sum(axis=0, out=self.grads["bias"])
+        if not need_dx:  # the first layer's input gradient is a wasted GEMM
+            return None
         return dz @ self.params["kernel"].T  # (batch, ..., n_in)
 
     def get_config(self) -> dict:
@@ -164,10 +167,10 @@ class Activation(Layer):
         y = self.activation.forward(x)
         return y, ActCache(x, x, y)
 
-    def backward(self, dy: Any, cache: ActCache) -> Any:
+    def backward(self, dy: Any, cache: ActCache, need_dx: bool = True) -> Any:
         return self.activation.backward(dy, cache.z, cache.y)
 
-    def backward_from_logits(self, dz: Any, cache: ActCache) -> Any:
+    def backward_from_logits(self, dz: Any, cache: ActCache, need_dx: bool = True) -> Any:
         return dz
 
     def get_config(self) -> dict:
@@ -208,7 +211,7 @@ class Dropout(Layer):
         mask = self.backend.asarray(keep, dtype=x.dtype) / (1.0 - self.rate)
         return x * mask, mask
 
-    def backward(self, dy: Any, cache: Any) -> Any:
+    def backward(self, dy: Any, cache: Any, need_dx: bool = True) -> Any:
         return dy if cache is None else dy * cache
 
     def get_config(self) -> dict:
@@ -229,7 +232,7 @@ class Flatten(Layer):
     def forward(self, x: Any, training: bool = False) -> tuple[Any, Any]:
         return x.reshape(x.shape[0], -1), x.shape
 
-    def backward(self, dy: Any, cache: Any) -> Any:
+    def backward(self, dy: Any, cache: Any, need_dx: bool = True) -> Any:
         return dy.reshape(cache)
 
     def get_config(self) -> dict:

@@ -47,14 +47,17 @@ class Sequential:
         return x, caches
 
     def backward(self, dy: Any, caches: list[Any], from_logits: bool = False) -> Any:
-        """Backprop `dy`; with `from_logits`, dy is d/d(pre-activation) of the last layer."""
+        """Backprop `dy` and fill every layer's grads; returns None (no input gradient).
+
+        With `from_logits`, dy is d/d(pre-activation) of the last layer.
+        """
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
             layer = self.layers[i]
             if i == last and from_logits:
-                dy = layer.backward_from_logits(dy, caches[i])
+                dy = layer.backward_from_logits(dy, caches[i], need_dx=i > 0)
             else:
-                dy = layer.backward(dy, caches[i])
+                dy = layer.backward(dy, caches[i], need_dx=i > 0)
         return dy
 
     def params(self) -> dict[str, Any]:
