@@ -86,3 +86,13 @@ class GateFailed(NncliError):
     """`nncli eval --fail-under` found a metric below its threshold."""
 
     exit_code = EXIT_GATE
+
+
+class Interrupted(NncliError):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143) stopped a run; what was done is saved."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, exit_code: int = EXIT_INTERRUPTED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -20,7 +20,7 @@ import numpy as np
 
 import nncli
 from nncli import artifacts
-from nncli.errors import DivergedError, SpecError
+from nncli.errors import DivergedError, Interrupted, SpecError
 from nncli.report import Reporter
 from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
 
@@ -189,8 +189,8 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
           argv: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Train and write the run directory; returns (run_dir, summary).
 
-    Raises DivergedError after saving what was good; KeyboardInterrupt and
-    Terminated propagate after the summary says `interrupted`.
+    Raises DivergedError after saving what was good, and Interrupted (exit 130,
+    or 143 for SIGTERM) after the summary says `interrupted`.
     """
     from nncli.data.batches import Batches
 
@@ -264,10 +264,11 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
                 reporter.stop()
                 finish("diverged", msg)
                 raise DivergedError(msg)
-    except (KeyboardInterrupt, Terminated):
+    except (KeyboardInterrupt, Terminated) as e:
         reporter.stop()
-        finish("interrupted", f"interrupted after {len(rows)} complete epoch(s)")
-        raise
+        msg = f"interrupted after {len(rows)} complete epoch(s); saved in {run_dir}"
+        finish("interrupted", msg)
+        raise Interrupted(msg, 143 if isinstance(e, Terminated) else 130) from None
     finally:
         reporter.stop()
         signal.signal(signal.SIGTERM, previous)
