@@ -39,6 +39,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see the old or the new file, never half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide runs from others
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -60,12 +61,20 @@ def write_atomic(path: Path, data: bytes) -> None:
         pass
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it back
+    os.umask(mask)
+    return mask
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
 
 
 def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Claim a new, empty run directory; never reuses or overwrites one."""
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunError(f"runs directory {runs_dir} is a file, not a directory")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -152,6 +161,9 @@ class RunReader:
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = Path(run_dir)
+        if self.dir.is_file():
+            raise RunError(f"{self.dir} is a file; give a run directory (train prints "
+                           "its path, e.g. runs/<name>-<time>)")
         if not self.dir.is_dir():
             raise RunError(f"run directory not found: {self.dir}")
         if not (self.dir / SPEC).is_file():
@@ -164,6 +176,10 @@ class RunReader:
             raise RunError(f"cannot read {self.dir / SPEC}: {e}") from e
 
     def weights(self) -> dict[str, np.ndarray]:
+        if not (self.dir / WEIGHTS).exists():
+            status = self._json(SUMMARY).get("status", "unknown")
+            raise RunError(f"{self.dir} has no weights: the run stopped before finishing "
+                           f"an epoch (status: {status})")
         return read_weights(self.dir / WEIGHTS)
 
     def preprocessing(self) -> dict[str, Any]:

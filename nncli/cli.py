@@ -40,8 +40,12 @@ def _err(text: str) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
-def _guard(debug: bool, fn: Callable[[], int | None]) -> None:
-    """Run a command body; turn library errors into one-line messages and exit codes."""
+def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) -> None:
+    """Run a command body; turn library errors into one-line messages and exit codes.
+
+    With `json_out`, a failure also prints `{"ok": false, ...}` on stdout, so a
+    pipe into jq sees JSON either way.
+    """
     from nncli.train.run import Terminated
 
     try:
@@ -54,6 +58,9 @@ def _guard(debug: bool, fn: Callable[[], int | None]) -> None:
             _err(line)
         if len(lines) > 1:
             print(f"{len(lines)} errors", file=sys.stderr)
+        if json_out:
+            print(json.dumps({"ok": False, "exit_code": e.exit_code, "errors": lines},
+                             indent=2))
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         if debug:
@@ -100,14 +107,16 @@ def train_cmd(
         else:
             print(run_dir)
 
-    _guard(debug, body)
+    _guard(debug, body, json_out)
 
 
 def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
     final = dict(summary.get("final", {}))
     return {"run_dir": summary["run_dir"], "status": summary["status"],
             "epochs_run": summary["epochs_run"],
-            "metrics": {k: v for k, v in final.items() if k != "epoch"},
+            "metrics": {k: v for k, v in final.items()
+                        if k not in ("epoch", "seconds", "learning_rate")},
+            "learning_rate": final.get("learning_rate"),
             "best": summary.get("best", {}), "seed": summary["seed"],
             "wall_seconds": summary.get("wall_seconds")}
 
@@ -138,7 +147,7 @@ def validate_cmd(spec: SpecArg, overrides: Overrides = None,
                   f"{result['validation_samples']} validation samples, output shape "
                   f"{tuple(result['output_shape'])}")
 
-    _guard(debug, body)
+    _guard(debug, body, json_out)
 
 
 @app.command("summary")
@@ -172,7 +181,7 @@ def summary_cmd(
         console.print(table)
         console.print(f"Total params: {total:,}")
 
-    _guard(debug, body)
+    _guard(debug, body, json_out)
 
 
 @app.command("eval")
@@ -183,20 +192,24 @@ def eval_cmd(
     fail_under: Annotated[list[str] | None, typer.Option(
         "--fail-under", metavar="METRIC=VALUE",
         help="Exit 5 when METRIC < VALUE (repeatable), e.g. accuracy=0.9.")] = None,
+    fail_over: Annotated[list[str] | None, typer.Option(
+        "--fail-over", metavar="METRIC=VALUE",
+        help="Exit 5 when METRIC > VALUE (repeatable), e.g. loss=0.3.")] = None,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
     """Score a finished run on its validation data (or --data); gate CI on the result.
 
-    Example: nncli eval runs/moons-20260101-120000 --fail-under accuracy=0.9
+    Example: nncli eval runs/moons-20260101-120000 --fail-under accuracy=0.9 --fail-over loss=0.5
     """
 
     def body() -> int:
         from nncli.evaluate import check_gates, evaluate_run, parse_gates
 
-        gates = parse_gates(fail_under or [])
+        under = parse_gates(fail_under or [], "--fail-under")
+        over = parse_gates(fail_over or [], "--fail-over")
         result = evaluate_run(run, data)
-        failures = check_gates(result["metrics"], gates)
+        failures = check_gates(result["metrics"], under, over)
         result["gates"] = {"passed": not failures, "failures": failures}
         if json_out:
             print(json.dumps(result, indent=2))
@@ -208,7 +221,7 @@ def eval_cmd(
             _err(f)
         return 5 if failures else 0
 
-    _guard(debug, body)
+    _guard(debug, body, json_out)
 
 
 @app.command("predict")
@@ -230,11 +243,12 @@ def predict_cmd(
         if json_out:
             print(json.dumps(result, indent=2))
             return
+        print(",".join(result["columns"]))
         for row in result["predictions"]:
             print(",".join(str(v) for v in row["output"]) + (
                 f",{row['label']}" if "label" in row else ""))
 
-    _guard(debug, body)
+    _guard(debug, body, json_out)
 
 
 @app.command("schema")
@@ -253,6 +267,22 @@ def schema_cmd(debug: Debug = False) -> None:
         print(json.dumps(schema, indent=2))
 
     _guard(debug, body)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nncli import __version__
+
+        print(f"nncli {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Train neural networks from one YAML spec."""
 
 
 def main() -> None:

@@ -33,7 +33,9 @@ class Issue:
     column: int | None = None
 
     def __str__(self) -> str:
-        where = self.file or "<spec>"
+        if self.file is None:  # not from a file: a command-line option, say
+            return f"{self.path}: {self.message}" if self.path else self.message
+        where = self.file
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
@@ -65,9 +67,9 @@ class DataError(NncliError):
 
 
 class BackendError(NncliError):
-    """The requested array backend is unavailable or was misused."""
+    """The requested array backend is unavailable or was misused (a usage error)."""
 
-    exit_code = EXIT_FAILURE
+    exit_code = EXIT_USAGE
 
 
 class RunError(NncliError):

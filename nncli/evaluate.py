@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,10 @@ from nncli.errors import SpecError
 from nncli.inspect import session_from_run
 
 
-def parse_gates(items: list[str]) -> dict[str, float]:
+LOWER_IS_BETTER = ("loss", "mean_squared_error", "mean_absolute_error")
+
+
+def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, float]:
     """`accuracy=0.9` -> {"accuracy": 0.9}; a bad item is a usage error."""
     gates = {}
     for item in items:
@@ -23,19 +25,41 @@ def parse_gates(items: list[str]) -> dict[str, float]:
             gates[name.strip()] = float(value)
         except ValueError:
             raise SpecError(f"expected METRIC=VALUE (e.g. accuracy=0.9), got {item!r}",
-                            "--fail-under") from None
+                            option) from None
     return gates
 
 
-def check_gates(metrics: dict[str, float], gates: dict[str, float]) -> list[str]:
-    """Messages for each gate that fails (empty when all pass)."""
-    unknown = [g for g in gates if g not in metrics]
-    if unknown:
-        raise SpecError(f"unknown metric {unknown[0]!r}; this run reports: "
-                        f"{', '.join(metrics)}", "--fail-under")
-    return [f"quality gate failed: {name} = {metrics[name]:.6f} < {limit}"
-            for name, limit in gates.items()
-            if not metrics[name] >= limit or math.isnan(metrics[name])]
+def _metric_name(name: str, metrics: dict[str, float], option: str) -> str:
+    """The reported metric a gate names: aliases (`acc`, `mae`) and a `val_`
+    prefix (eval always scores held-out data) are accepted."""
+    from nncli.engine.metrics import metrics as registry
+
+    for candidate in (name, name.removeprefix("val_")):
+        if candidate in metrics:
+            return candidate
+        if candidate in registry and registry.canonical(candidate) in metrics:
+            return registry.canonical(candidate)
+    raise SpecError(f"unknown metric {name!r}; this run reports: {', '.join(metrics)}",
+                    option)
+
+
+def check_gates(metrics: dict[str, float], under: dict[str, float],
+                over: dict[str, float] | None = None) -> list[str]:
+    """Messages for each failed gate: a metric below its `under` floor or above
+    its `over` ceiling (NaN always fails). Empty when all pass."""
+    failures = []
+    for name, limit in under.items():
+        key = _metric_name(name, metrics, "--fail-under")
+        if key in LOWER_IS_BETTER:
+            raise SpecError(f"{key} is better when lower; use --fail-over {name}={limit} "
+                            "to fail when it is too high", "--fail-under")
+        if not metrics[key] >= limit:
+            failures.append(f"quality gate failed: {key} = {metrics[key]:.6f} < {limit}")
+    for name, limit in (over or {}).items():
+        key = _metric_name(name, metrics, "--fail-over")
+        if not metrics[key] <= limit:
+            failures.append(f"quality gate failed: {key} = {metrics[key]:.6f} > {limit}")
+    return failures
 
 
 def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
@@ -97,7 +121,21 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
                 idx = int(row.argmax()) if len(row) > 1 else int(row[0] > _cut(session))
                 item["label"] = prep.classes[idx]
             out.append(item)
-    return {"run": str(run_dir), "data": str(data), "predictions": out}
+    return {"run": str(run_dir), "data": str(data),
+            "columns": _columns(prep, session.units), "predictions": out}
+
+
+def _columns(prep: Any, units: int) -> list[str]:
+    """Names of predict's output columns (class probabilities when there are classes)."""
+    if prep.classes and units == len(prep.classes):
+        names = [f"p_{c}" for c in prep.classes]
+    elif prep.classes and units == 1:
+        names = [f"p_{prep.classes[-1]}"]  # sigmoid output: probability of class 1
+    elif prep.target_names and len(prep.target_names) == units:
+        names = list(prep.target_names)
+    else:
+        names = [f"output_{i}" for i in range(units)]
+    return names + (["label"] if prep.classes else [])
 
 
 def _cut(session: Any) -> float:

@@ -6,6 +6,7 @@ Everything goes to stderr, so stdout stays free for machine-readable output
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -70,7 +71,8 @@ class RichReporter(Reporter):
 
     def _line(self, text: str) -> None:
         target = self.progress.console if self.progress is not None else self.console
-        target.print(text, highlight=False, markup=False)
+        # soft_wrap: one logical line stays one line (greppable, copyable)
+        target.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
         target = self.progress.console if self.progress is not None else self.console
@@ -111,8 +113,9 @@ class RichReporter(Reporter):
         fields: dict[str, Any] = {}
         if now - self._last > 0.1 or event.step == event.steps:  # formatting is not free
             self._last = now
-            rate = event.step / max(now - self._epoch_start, 1e-9)
-            fields = {"rate": f"{rate:.1f} it/s", "logs": format_logs(event.logs)}
+            elapsed = now - self._epoch_start
+            rate = f"{event.step / elapsed:.1f} it/s" if elapsed > 0.05 else ""
+            fields = {"rate": rate, "logs": format_logs(event.logs)}
         self.progress.update(self.task, completed=event.step, **fields)
 
     def stop(self) -> None:
@@ -121,8 +124,18 @@ class RichReporter(Reporter):
             self.progress = None
 
 
+def interactive(stream: TextIO) -> bool:
+    """Live bars only on a terminal someone watches: not when `CI` is set (CI
+    runners often give jobs a pseudo-terminal) and not on TERM=dumb (CASE-027)."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
 def make_reporter(quiet: bool = False, stream: TextIO | None = None) -> Reporter:
     stream = stream or sys.stderr
-    if not quiet and stream.isatty():
+    if not quiet and interactive(stream):
         return RichReporter(stream)
     return Reporter(stream, quiet=quiet)

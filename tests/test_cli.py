@@ -293,3 +293,60 @@ def test_predict_reports_class_names(tmp_path):
     preds = json.loads(result.stdout)["predictions"]
     assert len(preds) == 2 and all(p["label"] in ("x", "y", "z") for p in preds)
     assert all(abs(sum(p["output"]) - 1) < 1e-5 for p in preds)
+
+
+def test_gates_take_aliases_val_prefix_and_fail_over(spec, tmp_path):
+    run = train(spec, tmp_path)
+    assert invoke("eval", run, "--fail-under", "acc=0.0").exit_code == 0
+    assert invoke("eval", run, "--fail-under", "val_accuracy=0.0").exit_code == 0
+    assert invoke("eval", run, "--fail-over", "loss=100").exit_code == 0
+    high = invoke("eval", run, "--fail-over", "loss=0.0")
+    assert high.exit_code == 5 and "quality gate failed: loss" in high.stderr
+    wrong_way = invoke("eval", run, "--fail-under", "loss=0.5")
+    assert wrong_way.exit_code == 2 and "--fail-over loss=0.5" in wrong_way.stderr
+
+
+def test_json_failure_is_json_on_stdout(write_spec, tmp_path):
+    bad = write_spec(MOONS.replace("units: 16", "units: -3"))
+    result = invoke("validate", bad, "--json")
+    assert result.exit_code == 2
+    out = json.loads(result.stdout)
+    assert out["ok"] is False and out["exit_code"] == 2
+    assert "model.layers[0].units" in out["errors"][0]
+
+
+def test_version():
+    import nncli
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"nncli {nncli.__version__}"
+
+
+def test_predict_has_a_header_and_eval_refuses_other_columns(tmp_path):
+    spec = _csv_project(tmp_path / "proj")
+    run = train(spec, tmp_path / "runs")
+    new = tmp_path / "new.csv"
+    new.write_text("a,b,label\n0,0,\n")  # an empty label: predict ignores the target
+    result = invoke("predict", run, "--data", new)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "p_x,p_y,p_z,label"
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("b,a,label\n0,0,x\n")
+    bad = invoke("eval", run, "--data", swapped)
+    assert bad.exit_code == 3
+    assert "feature columns (b, a) differ from the training data's (a, b)" in bad.stderr
+
+
+def test_run_files_follow_the_umask(spec, tmp_path):
+    import os
+
+    run = train(spec, tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in run.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_eval_of_a_spec_file_says_it_needs_a_run(spec):
+    result = invoke("eval", spec)
+    assert result.exit_code == 1 and "is a file; give a run directory" in result.stderr

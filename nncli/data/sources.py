@@ -354,8 +354,13 @@ def read_csv(
     role: str,
     input_shape: tuple[int, ...],
     target_required: bool = True,
+    parse_target: bool = True,
 ) -> _Table:
-    """One CSV holding features and target column(s)."""
+    """One CSV holding features and target column(s).
+
+    With `parse_target=False` (predict) target columns are set aside unread, so
+    an empty or unseen label there is no error.
+    """
     path = resolve_path(written, spec_dir, role)
     where = f"{role} file {written}"
     header = spec.get("header", True)
@@ -372,7 +377,8 @@ def read_csv(
         )
         raise _feature_count_error(input_shape, where, has)
     xs = _parse_numbers(records, fcols, names)
-    ys, y = _targets_of(records, tcols, single, names, where) if tcols else (None, None)
+    ys, y = (_targets_of(records, tcols, single, names, where)
+             if tcols and parse_target else (None, None))
     keep = _raise_problems(
         where, [p for p in (xs, ys) if p is not None], spec.get("missing", "error")
     )
@@ -792,9 +798,14 @@ def load_file(
     if fmt == "npz":
         table = read_npz(written, sub, spec_dir, role, prep.input_shape)
     else:
-        table = read_csv(
-            written, sub, spec_dir, role, prep.input_shape, target_required
-        )
+        table = read_csv(written, sub, spec_dir, role, prep.input_shape,
+                         target_required, parse_target=target_required)
+        expected = prep.feature_names
+        if header and expected and table.feature_names != list(expected):
+            raise DataError(
+                f"{role} file {written}: feature columns "
+                f"({', '.join(table.feature_names)}) differ from the training data's "
+                f"({', '.join(expected)}); same names in the same order are needed")
     if table.y is None:
         y = np.zeros((len(table.x), 0))  # (n, 0): no targets to compare with
     else:

@@ -56,8 +56,8 @@ class Backend:
         if name == "cupy":
             if not HAS_CUPY:
                 raise BackendError(
-                    "backend 'cupy' requested but cupy is not installed; "
-                    "install the extra: pip install 'nncli[gpu]'"
+                    "backend 'cupy' requested but cupy is not installed; install "
+                    "nncli's gpu extra (from a checkout: pip install -e '.[gpu]')"
                 )
             if not cuda_available():
                 raise BackendError("backend 'cupy' requested but no CUDA device is visible")

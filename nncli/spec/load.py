@@ -170,6 +170,16 @@ def apply_override(src: SpecSource, text: str) -> None:
     src.overrides[_path_str(parts)] = where
 
 
+def _no_place(node: Any, part: Any) -> str:
+    if isinstance(node, list):
+        if isinstance(part, int):
+            return f"index [{part}] is past the end of a list of {len(node)} item(s)"
+        return f"{part!r} is a key, but this is a list: use an index like [0]"
+    if isinstance(node, dict):
+        return f"[{part}] is an index, but this is a mapping: use .key"
+    return "does not name a place in the spec"
+
+
 def _path_str(parts: list[Any] | tuple[Any, ...]) -> str:
     out = ""
     for p in parts:
@@ -199,17 +209,28 @@ def load_spec(path: Path, overrides: list[str] = ()) -> BaseModel:
 
 def _issue(src: SpecSource, model: type[BaseModel], err: dict[str, Any]) -> Issue:
     loc = _data_loc(src.data, err["loc"])
+    return _place(src, loc, _message(model, src.data, loc, err))
+
+
+def _place(src: SpecSource, loc: tuple[Any, ...], message: str) -> Issue:
+    """An issue at `loc`, with the line of the nearest enclosing key (or --set)."""
     path = _path_str(loc)
-    message = _message(model, src.data, loc, err)
-    where, line, col = src.file, None, None
-    for n in range(len(loc), -1, -1):  # nearest enclosing key that has a position
+    for n in range(len(loc), -1, -1):
         p = _path_str(loc[:n])
         if p in src.overrides:
             return Issue(path, message, src.overrides[p])
         if p in src.lines:
-            line, col = src.lines[p]
-            break
-    return Issue(path, message, where, line, col)
+            return Issue(path, message, src.file, *src.lines[p])
+    return Issue(path, message, src.file)
+
+
+def locate(src: SpecSource, issue: Issue) -> Issue:
+    """Give an issue raised after validation (path only) its file and line."""
+    if issue.file is not None:
+        return issue
+    loc = tuple(int(p[1:-1]) if p.startswith("[") else p
+                for p in re.findall(r"\[\d+\]|[^.\[\]]+", issue.path))
+    return _place(src, loc, issue.message)
 
 
 def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:

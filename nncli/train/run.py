@@ -11,7 +11,10 @@ import math
 import platform
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,16 +55,23 @@ class Session:
 def prepare(spec_path: Path, overrides: list[str] = (), init_weights: Path | None = None,
             load_data: bool = True) -> Session:
     """Validate the spec, build the model and load the data; write nothing."""
-    from nncli.spec.load import load_spec
+    from nncli.spec.load import apply_override, locate, read_spec, validate
 
     spec_path = Path(spec_path)
-    spec = load_spec(spec_path, list(overrides))
+    src = read_spec(spec_path)
+    for text in overrides:
+        apply_override(src, text)
+    spec = validate(src)
     resolved = spec.model_dump(mode="json")
     resolved["name"] = resolved["name"] or spec_path.stem
     spec_dir = spec_path.resolve().parent
     if init_weights is not None:
         resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
-    session = build_session(spec, resolved, spec_path, spec_dir)
+        src.overrides["model.init_weights"] = f"--init-weights {init_weights}"
+    try:
+        session = build_session(spec, resolved, spec_path, spec_dir)
+    except SpecError as e:  # checks on the built model: cite the spec's lines
+        raise SpecError([locate(src, i) for i in e.issues]) from e
     if load_data:
         attach_data(session, spec_dir)
     return session
@@ -239,31 +249,37 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
         writer.write_summary(summary)
 
     reporter.info(f"run directory: {run_dir}")
+    if r["model"].get("init_weights"):
+        reporter.info(f"starting from weights {r['model']['init_weights']}")
     reporter.start(r["epochs"], len(train_b))
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    signals = _DeferredSignals()
     try:
-        for event in train_epochs(model, train_b, val_b, session.make_metrics, r["epochs"]):
-            if isinstance(event, StepEvent):
-                reporter.step(event)
-            elif isinstance(event, EpochEvent):
-                row = {"epoch": event.epoch, **event.logs}
-                rows.append(row)
-                writer.append_metrics(row)
-                weights = model.network.get_weights()
-                if all(np.isfinite(w).all() for w in weights.values()):
-                    writer.write_weights(weights, meta)
-                reporter.epoch(event)
-                if event.epoch == 1:
-                    for w in dead_units(session):
-                        reporter.warn(w)
-                        summary["warnings"].append(w)
-                summary.update(epochs_run=len(rows), final=row)
-                writer.write_summary(summary)
-            elif isinstance(event, DivergedEvent):
-                msg = _diverged_message(event)
-                reporter.stop()
-                finish("diverged", msg)
-                raise DivergedError(msg)
+        # overflow is detected (non-finite loss -> DivergedEvent), not warned about
+        with signals.installed(), np.errstate(over="ignore", invalid="ignore",
+                                              divide="ignore"):
+            for event in train_epochs(model, train_b, val_b, session.make_metrics,
+                                      r["epochs"]):
+                if isinstance(event, StepEvent):
+                    reporter.step(event)
+                elif isinstance(event, EpochEvent):
+                    row = {"epoch": event.epoch, **event.logs}
+                    # weights, metrics and summary describe the same epoch, so a
+                    # signal here waits until all three are written
+                    with signals.deferred():
+                        _save_epoch(writer, model, row, meta)
+                        rows.append(row)
+                        summary.update(epochs_run=len(rows), final=row)
+                        writer.write_summary(summary)
+                    reporter.epoch(event)
+                    if event.epoch == 1:
+                        for w in dead_units(session):
+                            reporter.warn(w)
+                            summary["warnings"].append(w)
+                elif isinstance(event, DivergedEvent):
+                    msg = _diverged_message(event)
+                    reporter.stop()
+                    finish("diverged", msg)
+                    raise DivergedError(msg)
     except (KeyboardInterrupt, Terminated) as e:
         reporter.stop()
         msg = f"interrupted after {len(rows)} complete epoch(s); saved in {run_dir}"
@@ -271,13 +287,56 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
         raise Interrupted(msg, 143 if isinstance(e, Terminated) else 130) from None
     finally:
         reporter.stop()
-        signal.signal(signal.SIGTERM, previous)
     finish("completed")
     return run_dir, summary
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _save_epoch(writer: artifacts.RunWriter, model: Any, row: dict[str, float],
+                meta: dict[str, str]) -> None:
+    """Weights first, then the metrics row; non-finite weights are never saved."""
+    weights = model.network.get_weights()
+    if all(np.isfinite(w).all() for w in weights.values()):
+        writer.write_weights(weights, meta)
+    writer.append_metrics(row)
+
+
+class _DeferredSignals:
+    """SIGINT -> KeyboardInterrupt and SIGTERM -> Terminated, held back inside
+    `deferred()` blocks so a checkpoint is never half-updated."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: type[BaseException] | None = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.depth:
+            self.pending = self.pending or exc
+            return
+        raise exc()
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals can only be handled in the main thread
+            return
+        old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending is not None:
+            exc, self.pending = self.pending, None
+            raise exc()
 
 
 def _iso(t: float) -> str:
@@ -289,8 +348,8 @@ def _diverged_message(event: DivergedEvent) -> str:
     saved = (f"weights of epoch {event.epoch - 1} kept" if event.epoch > 1
              else "no weights saved")
     return (f"training diverged: loss became {event.value} at epoch {event.epoch}, "
-            f"batch {event.step} (last finite batch loss {last}); {saved}. "
-            "Try a lower learning rate or gradient clipping")
+            f"batch {event.step} (last finite batch loss {last}); {saved}; "
+            "try a lower optimizer.learning_rate")
 
 
 def dead_units(session: Session, max_samples: int = 2048) -> list[str]:

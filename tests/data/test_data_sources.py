@@ -648,6 +648,7 @@ def test_load_file_predict_headerless(tmp_path, data_spec):
     write(tmp_path / "p.csv", "5,6\n")
     ds = load_file("p.csv", spec, tmp_path, prep, "prediction", target_required=False)
     assert ds.x.tolist() == [[5.0, 6.0]] and ds.y.shape == (1, 0)
-    write(tmp_path / "p.csv", "5,6,1\n")
+    # a target column is set aside unread: empty or unseen labels are no error
+    write(tmp_path / "p.csv", "5,6,1\n7,8,\n")
     ds = load_file("p.csv", spec, tmp_path, prep, "prediction", target_required=False)
-    assert ds.x.tolist() == [[5.0, 6.0]] and ds.y.tolist() == [1.0]
+    assert ds.x.tolist() == [[5.0, 6.0], [7.0, 8.0]] and ds.y.shape == (2, 0)
