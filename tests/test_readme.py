@@ -31,3 +31,15 @@ def test_every_example_spec_is_valid():
     for spec in specs:
         session = prepare(spec)
         assert len(session.splits.train.x) > 0
+
+
+def test_shipped_schema_is_current():
+    import json
+
+    from nncli.spec.schema import run_spec_model
+
+    shipped = json.loads((ROOT / "specs" / "nncli.schema.json").read_text())
+    generated = run_spec_model().model_json_schema()
+    shipped.pop("$schema"), shipped.pop("title")
+    generated.pop("title", None)
+    assert shipped == generated, "run: nncli schema > specs/nncli.schema.json"
