@@ -10,7 +10,6 @@ import numpy as np
 from nncli.errors import SpecError
 from nncli.inspect import session_from_run
 
-
 LOWER_IS_BETTER = ("loss", "mean_squared_error", "mean_absolute_error")
 
 
@@ -104,6 +103,7 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     from nncli.artifacts import RunReader
     from nncli.data.preprocess import Preprocessing
     from nncli.data.sources import load_file
+    from nncli.train.loop import overflow_is_reported
 
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
@@ -114,9 +114,13 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     bs = session.resolved["batch_size"]
     for start in range(0, len(ds.x), bs):
         xb = session.backend.asarray(ds.x[start:start + bs])
-        pred = session.backend.to_numpy(session.model.predict(xb)).astype(np.float64)
+        with overflow_is_reported():  # huge weights give inf, shown as such
+            pred = session.model.predict(xb)
+        pred = session.backend.to_numpy(pred).astype(np.float64)
         for row in pred.reshape(len(pred), -1):
             item: dict[str, Any] = {"output": [float(v) for v in row]}
+            if session.model.outputs_logits:
+                item["probabilities"] = _probabilities(row, session.target_kind)
             if prep.classes:
                 idx = int(row.argmax()) if len(row) > 1 else int(row[0] > _cut(session))
                 item["label"] = prep.classes[idx]
@@ -136,6 +140,17 @@ def _columns(prep: Any, units: int) -> list[str]:
     else:
         names = [f"output_{i}" for i in range(units)]
     return names + (["label"] if prep.classes else [])
+
+
+def _probabilities(logits: np.ndarray, target_kind: str) -> list[float]:
+    """What a `from_logits` model's outputs mean (CASE-007): sigmoid per unit for
+    binary cross-entropy, softmax over the units for the categorical losses."""
+    if target_kind in ("sparse", "onehot"):
+        e = np.exp(logits - logits.max())
+        p = e / e.sum()
+    else:
+        p = 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid without overflow
+    return [float(v) for v in p]
 
 
 def _cut(session: Any) -> float:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from nncli.data.batches import Batches
 from nncli.engine.metrics import Metric
 from nncli.engine.network import Model
@@ -42,6 +44,14 @@ class DivergedEvent:
 Event = StepEvent | EpochEvent | DivergedEvent
 
 
+def overflow_is_reported() -> np.errstate:
+    """Silence numpy's overflow/invalid warnings: a non-finite loss is reported
+    as a DivergedEvent (or an inf/NaN metric), so the warning would only repeat
+    it, and under `-W error` turn it into a traceback (CASE-005). Kept off the
+    `yield`s, so the caller's own numpy settings are untouched."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 def train_epochs(model: Model, train: Batches, val: Batches | None,
                  make_metrics: Callable[[], dict[str, Metric]], epochs: int,
                  start_epoch: int = 0) -> Iterator[Event]:
@@ -57,16 +67,18 @@ def train_epochs(model: Model, train: Batches, val: Batches | None,
         train_metrics = make_metrics()
         total, seen = 0.0, 0
         for step, (x, y) in enumerate(train.epoch(), 1):
-            loss, pred = model.train_step(x, y)
-            value = float(loss)  # device sync: one scalar per step
+            with overflow_is_reported():
+                loss, pred = model.train_step(x, y)
+                value = float(loss)  # device sync: one scalar per step
             if not math.isfinite(value):
                 yield DivergedEvent(epoch, step, value, last_finite)
                 return
             last_finite = value
             n = len(x)
             total, seen = total + value * n, seen + n
-            for m in train_metrics.values():
-                m.update(pred, y, logits=model.outputs_logits)
+            with overflow_is_reported():
+                for m in train_metrics.values():
+                    m.update(pred, y, logits=model.outputs_logits)
             logs = {"loss": total / seen}
             logs.update({k: m.result() for k, m in train_metrics.items()})
             yield StepEvent(epoch, step, len(train), logs)
@@ -84,11 +96,12 @@ def evaluate(model: Model, data: Batches,
     """Loss (incl. weight penalties, as Keras reports it) and metrics, inference mode."""
     metrics = make_metrics()
     total, seen = 0.0, 0
-    for x, y in data.epoch():
-        per_sample, pred = model.evaluate_step(x, y)
-        total += float(per_sample.sum())
-        seen += len(x)
-        for m in metrics.values():
-            m.update(pred, y, logits=model.outputs_logits)
-    penalty = float(model.network.regularization())
+    with overflow_is_reported():
+        for x, y in data.epoch():
+            per_sample, pred = model.evaluate_step(x, y)
+            total += float(per_sample.sum())
+            seen += len(x)
+            for m in metrics.values():
+                m.update(pred, y, logits=model.outputs_logits)
+        penalty = float(model.network.regularization())
     return {"loss": total / seen + penalty, **{k: m.result() for k, m in metrics.items()}}

@@ -254,9 +254,7 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
     reporter.start(r["epochs"], len(train_b))
     signals = _DeferredSignals()
     try:
-        # overflow is detected (non-finite loss -> DivergedEvent), not warned about
-        with signals.installed(), np.errstate(over="ignore", invalid="ignore",
-                                              divide="ignore"):
+        with signals.installed():
             for event in train_epochs(model, train_b, val_b, session.make_metrics,
                                       r["epochs"]):
                 if isinstance(event, StepEvent):
