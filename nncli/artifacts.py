@@ -97,7 +97,6 @@ class RunWriter:
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = run_dir
-        self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
 
     def _write(self, name: str, data: bytes) -> None:
@@ -120,20 +119,37 @@ class RunWriter:
         self._write(WEIGHTS, save(arrays, metadata=metadata))
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        """Add one epoch's row and rewrite metrics.csv (small; atomic)."""
-        self.rows.append(row)
-        for key in row:
-            if key not in self.columns:
-                self.columns.append(key)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
-        writer.writeheader()
-        for r in self.rows:
-            writer.writerow({k: _fmt(v) for k, v in r.items()})
-        self._write(METRICS, buf.getvalue().encode())
+        """Add one epoch's row to metrics.csv.
+
+        The first row creates the file atomically with its header; later rows
+        are appended with one write() and an fsync, so the cost per epoch stays
+        constant and a killed process leaves whole lines only.
+        """
+        if self.columns and list(row) != self.columns:
+            raise RunError(f"metrics row has columns {list(row)}, expected {self.columns}")
+        line = _csv_line([_fmt(row[k]) for k in row])
+        if not self.columns:
+            self.columns = list(row)
+            self._write(METRICS, (_csv_line(self.columns) + line).encode())
+            return
+        try:
+            fd = os.open(self.dir / METRICS, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise RunError(f"cannot write {self.dir / METRICS}: {e.strerror or e}") from e
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write(SUMMARY, _json_bytes(summary))
+
+
+def _csv_line(values: list[Any]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
 
 
 def _fmt(value: Any) -> Any:
