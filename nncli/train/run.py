@@ -23,7 +23,7 @@ import numpy as np
 
 import nncli
 from nncli import artifacts
-from nncli.errors import DivergedError, Interrupted, SpecError
+from nncli.errors import DivergedError, Interrupted, RunError, SpecError
 from nncli.report import Reporter
 from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
 
@@ -199,103 +199,162 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
           argv: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Train and write the run directory; returns (run_dir, summary).
 
-    Raises DivergedError after saving what was good, and Interrupted (exit 130,
-    or 143 for SIGTERM) after the summary says `interrupted`.
+    Raises DivergedError after saving what was good, Interrupted (exit 130, or
+    143 for SIGTERM) after the summary says `interrupted`, and RunError when a
+    file cannot be written (the summary then says `failed`, if it can).
     """
     from nncli.data.batches import Batches
 
-    r, backend, model = session.resolved, session.backend, session.model
-    splits = session.splits
+    r, model, splits = session.resolved, session.model, session.splits
     for w in session.warnings:
         reporter.warn(w)
     for note in getattr(splits, "notes", []):
         reporter.info(note)
     shuffle_rng = np.random.default_rng(np.random.SeedSequence(r["seed"]).spawn(2)[1])
-    train_b = Batches(splits.train.x, splits.train.y, r["batch_size"], backend,
+    train_b = Batches(splits.train.x, splits.train.y, r["batch_size"], session.backend,
                       shuffle=r["shuffle"], rng=shuffle_rng)
     val_b = None
     if splits.validation is not None:
-        val_b = Batches(splits.validation.x, splits.validation.y, r["batch_size"], backend)
-
-    run_dir = artifacts.create_run_dir(runs_dir, r["name"])
-    writer = artifacts.RunWriter(run_dir)
-    started = time.time()
-    metric_kinds = {k: m.name for k, m in session.make_metrics().items()}
-    summary: dict[str, Any] = {
-        "status": "running", "name": r["name"], "run_dir": str(run_dir.resolve()),
-        "spec_file": str(session.spec_path.resolve()), "command": argv or sys.argv,
-        "seed": r["seed"], "epochs": r["epochs"], "epochs_run": 0,
-        "train_samples": train_b.n_samples,
-        "validation_samples": val_b.n_samples if val_b else 0,
-        "metric_kinds": metric_kinds, "data_sources": splits.sources,
-        "backend": backend.name, "device": backend.device, "dtype": r["dtype"],
-        "versions": versions(), "warnings": list(session.warnings),
-        "started": _iso(started),
-    }
-    writer.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
-    writer.write_preprocessing(splits.prep.to_json())
-    writer.write_summary(summary)
-    # One metadata key only: safetensors writes its metadata map in hash order,
-    # so two keys would make identical weights give different file bytes.
-    meta = {"nncli": f"format=1 version={nncli.__version__}"}
-    rows: list[dict[str, float]] = []
-
-    def finish(status: str, message: str | None = None) -> None:
-        summary.update(status=status, epochs_run=len(rows), wall_seconds=time.time() - started,
-                       finished=_iso(time.time()), final=rows[-1] if rows else {},
-                       best=_best(rows))
-        if message:
-            summary["message"] = message
-        writer.write_summary(summary)
-
-    reporter.info(f"run directory: {run_dir}")
-    if r["model"].get("init_weights"):
-        reporter.info(f"starting from weights {r['model']['init_weights']}")
-    reporter.start(r["epochs"], len(train_b))
+        val_b = Batches(splits.validation.x, splits.validation.y, r["batch_size"],
+                        session.backend)
     signals = _DeferredSignals()
-    try:
-        with signals.installed():
+    record: _Record | None = None
+    with signals.installed():
+        try:
+            with signals.deferred():  # a run directory is set up whole or not at all
+                record = _Record.create(session, runs_dir, argv, train_b, val_b)
+            reporter.info(f"run directory: {record.dir}")
+            if r["model"].get("init_weights"):
+                reporter.info(f"starting from weights {r['model']['init_weights']}")
+            reporter.start(r["epochs"], len(train_b))
             for event in train_epochs(model, train_b, val_b, session.make_metrics,
                                       r["epochs"]):
                 if isinstance(event, StepEvent):
                     reporter.step(event)
-                elif isinstance(event, EpochEvent):
-                    row = {"epoch": event.epoch, **event.logs}
+                elif isinstance(event, DivergedEvent):
+                    raise DivergedError(_diverged_message(event, record.epochs))
+                else:
                     # weights, metrics and summary describe the same epoch, so a
-                    # signal here waits until all three are written
+                    # signal arriving meanwhile waits until all three are written
                     with signals.deferred():
-                        _save_epoch(writer, model, row, meta)
-                        rows.append(row)
-                        summary.update(epochs_run=len(rows), final=row)
-                        writer.write_summary(summary)
+                        record.save_epoch(model, event)
                     reporter.epoch(event)
                     if event.epoch == 1:
                         for w in dead_units(session):
                             reporter.warn(w)
-                            summary["warnings"].append(w)
-                elif isinstance(event, DivergedEvent):
-                    msg = _diverged_message(event)
-                    reporter.stop()
-                    finish("diverged", msg)
-                    raise DivergedError(msg)
-    except (KeyboardInterrupt, Terminated) as e:
-        reporter.stop()
-        msg = f"interrupted after {len(rows)} complete epoch(s); saved in {run_dir}"
-        finish("interrupted", msg)
-        raise Interrupted(msg, 143 if isinstance(e, Terminated) else 130) from None
-    finally:
-        reporter.stop()
-    finish("completed")
-    return run_dir, summary
+                            record.summary["warnings"].append(w)
+        except BaseException as e:
+            signals.mute()  # a second Ctrl-C must not cut the summary short
+            reporter.stop()
+            if record is None:
+                raise
+            err = record.fail(e)
+            if err is e:
+                raise
+            raise err from None
+        finally:
+            reporter.stop()
+    record.finish("completed")
+    return record.dir, record.summary
 
 
-def _save_epoch(writer: artifacts.RunWriter, model: Any, row: dict[str, float],
-                meta: dict[str, str]) -> None:
-    """Weights first, then the metrics row; non-finite weights are never saved."""
-    weights = model.network.get_weights()
-    if all(np.isfinite(w).all() for w in weights.values()):
-        writer.write_weights(weights, meta)
-    writer.append_metrics(row)
+class _Record:
+    """The run directory of one training and what has been written to it."""
+
+    # One metadata key only: safetensors writes its metadata map in hash order,
+    # so two keys would make identical weights give different file bytes.
+    META = {"nncli": f"format=1 version={nncli.__version__}"}
+
+    def __init__(self, run_dir: Path, summary: dict[str, Any]) -> None:
+        self.dir, self.summary = run_dir, summary
+        self.writer = artifacts.RunWriter(run_dir)
+        self.rows: list[dict[str, float]] = []
+        self.started = time.time()
+
+    @property
+    def epochs(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def create(cls, session: Session, runs_dir: Path, argv: list[str] | None,
+               train_b: Any, val_b: Any) -> _Record:
+        """Claim the directory and write spec, preprocessing, the initial weights
+        and the summary, so even a run that stops in epoch 1 is complete."""
+        r, backend = session.resolved, session.backend
+        run_dir = artifacts.create_run_dir(runs_dir, r["name"])
+        summary: dict[str, Any] = {
+            "status": "running", "name": r["name"], "run_dir": str(run_dir.resolve()),
+            "spec_file": str(session.spec_path.resolve()), "command": argv or sys.argv,
+            "seed": r["seed"], "epochs": r["epochs"], "epochs_run": 0,
+            "train_samples": train_b.n_samples,
+            "validation_samples": val_b.n_samples if val_b else 0,
+            "metric_kinds": {k: m.name for k, m in session.make_metrics().items()},
+            "data_sources": session.splits.sources,
+            "init_weights": r["model"].get("init_weights"),
+            "backend": backend.name, "device": backend.device, "dtype": r["dtype"],
+            "versions": versions(), "warnings": list(session.warnings),
+            "started": _iso(time.time()),
+        }
+        record = cls(run_dir, summary)
+        w = record.writer
+        w.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
+        w.write_preprocessing(session.splits.prep.to_json())
+        w.write_weights(session.model.network.get_weights(), cls.META)
+        w.write_summary(summary)
+        return record
+
+    def save_epoch(self, model: Any, event: EpochEvent) -> None:
+        """Weights, then the metrics row, then the summary; a non-finite loss or
+        weight means divergence, and nothing of that epoch is saved."""
+        row = {"epoch": event.epoch, **event.logs}
+        bad = [k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])]
+        if bad:
+            raise DivergedError(
+                f"training diverged: {bad[0]} became {row[bad[0]]} at epoch "
+                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate "
+                "or check the scale of the data")
+        weights = model.network.get_weights()
+        broken = [k for k, v in weights.items() if not np.isfinite(v).all()]
+        if broken:
+            raise DivergedError(
+                f"training diverged: {broken[0]} became non-finite in epoch "
+                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate")
+        self.writer.write_weights(weights, self.META)
+        self.writer.append_metrics(row)
+        self.rows.append(row)
+        self.summary.update(epochs_run=len(self.rows), final=row)
+        self.writer.write_summary(self.summary)
+
+    def _kept(self) -> str:
+        return (f"weights of epoch {self.epochs} kept" if self.epochs
+                else "the initial weights kept")
+
+    def finish(self, status: str, message: str | None = None) -> None:
+        self.summary.update(status=status, epochs_run=len(self.rows),
+                            wall_seconds=time.time() - self.started,
+                            finished=_iso(time.time()),
+                            final=self.rows[-1] if self.rows else {},
+                            best=_best(self.rows))
+        if message:
+            self.summary["message"] = message
+        self.writer.write_summary(self.summary)
+
+    def fail(self, e: BaseException) -> BaseException:
+        """Record why the run stopped; return the error the caller should raise."""
+        if isinstance(e, KeyboardInterrupt | Terminated):
+            msg = f"interrupted after {self.epochs} complete epoch(s); saved in {self.dir}"
+            status = "interrupted"
+            err: BaseException = Interrupted(
+                msg, 143 if isinstance(e, Terminated) else 130)
+        elif isinstance(e, DivergedError):
+            msg, status, err = str(e), "diverged", e
+        else:
+            msg, status, err = str(e) or type(e).__name__, "failed", e
+        try:
+            self.finish(status, msg)
+        except (OSError, RunError):
+            pass  # the disk that failed may fail again; the error itself says why
+        return err
 
 
 class _DeferredSignals:
@@ -304,10 +363,17 @@ class _DeferredSignals:
 
     def __init__(self) -> None:
         self.depth = 0
+        self.muted = False
         self.pending: type[BaseException] | None = None
+
+    def mute(self) -> None:
+        """Ignore further signals (we are already stopping)."""
+        self.muted, self.pending = True, None
 
     def _handler(self, signum: int, frame: Any) -> None:
         exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.muted:
+            return
         if self.depth:
             self.pending = self.pending or exc
             return
@@ -332,7 +398,7 @@ class _DeferredSignals:
             yield
         finally:
             self.depth -= 1
-        if not self.depth and self.pending is not None:
+        if not self.depth and self.pending is not None and not self.muted:
             exc, self.pending = self.pending, None
             raise exc()
 
@@ -341,10 +407,10 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
 
 
-def _diverged_message(event: DivergedEvent) -> str:
+def _diverged_message(event: DivergedEvent, epochs_saved: int) -> str:
     last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
-    saved = (f"weights of epoch {event.epoch - 1} kept" if event.epoch > 1
-             else "no weights saved")
+    saved = (f"weights of epoch {epochs_saved} kept" if epochs_saved
+             else "the initial weights kept")
     return (f"training diverged: loss became {event.value} at epoch {event.epoch}, "
             f"batch {event.step} (last finite batch loss {last}); {saved}; "
             "try a lower optimizer.learning_rate")
