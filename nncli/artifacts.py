@@ -187,9 +187,13 @@ class RunReader:
 
     def spec(self) -> dict[str, Any]:
         try:
-            return yaml.safe_load((self.dir / SPEC).read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise RunError(f"cannot read {self.dir / SPEC}: {e}") from e
+            data = yaml.safe_load((self.dir / SPEC).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            text = " ".join(str(e).split())
+            raise RunError(f"cannot read {self.dir / SPEC}: {text}") from e
+        if not isinstance(data, dict):
+            raise RunError(f"{self.dir / SPEC} is not an nncli spec (not a mapping)")
+        return data
 
     def weights(self) -> dict[str, np.ndarray]:
         if not (self.dir / WEIGHTS).exists():
@@ -213,11 +217,14 @@ class RunReader:
 
     def _json(self, name: str) -> dict[str, Any]:
         try:
-            return json.loads((self.dir / name).read_text())
+            data = json.loads((self.dir / name).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunError(f"{self.dir} has no {name}") from None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
             raise RunError(f"cannot read {self.dir / name}: {e}") from e
+        if not isinstance(data, dict):
+            raise RunError(f"{self.dir / name} is malformed (not a JSON object)")
+        return data
 
 
 def read_weights(path: Path) -> dict[str, np.ndarray]:
@@ -225,6 +232,8 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
+    if Path(path).is_dir():
+        raise RunError(f"weights file {path} is a directory")
     if not Path(path).is_file():
         raise RunError(f"weights file not found: {path}")
     try:

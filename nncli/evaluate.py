@@ -74,15 +74,25 @@ def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
         if ds is None:
             raise SpecError("this run has no validation data; pass --data FILE", "--data")
         return ds, "validation data"
-    from nncli.artifacts import RunReader
-    from nncli.data.preprocess import Preprocessing
 
-    prep = Preprocessing.from_json(RunReader(run_dir).preprocessing())
+    prep = _preprocessing(run_dir)
     ds = load_file(str(Path(data).resolve()), r["data"], Path.cwd(), prep, "evaluation")
     last = session.model.network.layers[-1]
     ds = check_targets(ds, session.target_kind, session.units,
                        getattr(last, "activation_name", "linear"), r["loss"]["type"])
     return ds, str(data)
+
+
+def _preprocessing(run_dir: Path) -> Any:
+    """The run's saved preprocessing; a damaged file is a run error (exit 1)."""
+    from nncli.artifacts import RunReader
+    from nncli.data.preprocess import Preprocessing
+    from nncli.errors import DataError, RunError
+
+    try:
+        return Preprocessing.from_json(RunReader(run_dir).preprocessing())
+    except (DataError, KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{run_dir}/preprocessing.json is damaged: {e}") from e
 
 
 def evaluate_run(run_dir: Path, data: Path | None = None) -> dict[str, Any]:
@@ -100,14 +110,12 @@ def evaluate_run(run_dir: Path, data: Path | None = None) -> dict[str, Any]:
 
 def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     """Model outputs for every row of `data` (targets, if present, are ignored)."""
-    from nncli.artifacts import RunReader
-    from nncli.data.preprocess import Preprocessing
     from nncli.data.sources import load_file
     from nncli.train.loop import overflow_is_reported
 
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
-    prep = Preprocessing.from_json(RunReader(run_dir).preprocessing())
+    prep = _preprocessing(run_dir)
     ds = load_file(str(Path(data).resolve()), session.resolved["data"], Path.cwd(), prep,
                    "prediction", target_required=False)
     out = []

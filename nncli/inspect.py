@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nncli import artifacts
 from nncli.train.run import Session, build_session, prepare
 
@@ -29,13 +31,17 @@ def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
     resolved["name"] = resolved_in.get("name") or run_dir.name
     resolved["model"]["init_weights"] = None  # the run's own weights replace them
     session = build_session(spec, resolved, reader.dir / artifacts.SPEC, reader.dir)
-    try:
-        session.model.network.set_weights(reader.weights(),
-                                          source=str(reader.dir / artifacts.WEIGHTS))
-    except ValueError as e:
-        from nncli.errors import RunError
+    from nncli.errors import RunError
 
+    weights = reader.weights()
+    try:
+        session.model.network.set_weights(weights, source=str(reader.dir / artifacts.WEIGHTS))
+    except ValueError as e:
         raise RunError(str(e)) from e
+    broken = [k for k, v in weights.items() if not np.isfinite(v).all()]
+    if broken:  # a damaged file: scoring it would pass gates on garbage
+        raise RunError(f"{reader.dir / artifacts.WEIGHTS}: {broken[0]} holds NaN or "
+                       "infinite values")
     if load_data:
         attach_data(session, reader.dir)
     return session

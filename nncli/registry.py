@@ -15,8 +15,10 @@ T = TypeVar("T")
 class StrictModel(BaseModel):
     """Base of every spec model: unknown keys and lax type coercion are errors."""
 
+    # allow_inf_nan=False: a spec can never ask for an infinite rate or NaN init
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, validate_default=True
+        extra="forbid", strict=True, frozen=True, validate_default=True,
+        allow_inf_nan=False,
     )
 
 

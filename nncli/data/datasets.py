@@ -48,9 +48,9 @@ class Moons(BuiltinDataset):
 
     class Config(StrictModel):
         type: Literal["moons"] = "moons"
-        n_samples: int = Field(1000, ge=2)
+        n_samples: int = Field(1000, ge=2, le=10_000_000)
         noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = None
+        seed: int | None = Field(None, ge=0)
 
     def __init__(
         self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
@@ -80,10 +80,10 @@ class Circles(BuiltinDataset):
 
     class Config(StrictModel):
         type: Literal["circles"] = "circles"
-        n_samples: int = Field(1000, ge=2)
+        n_samples: int = Field(1000, ge=2, le=10_000_000)
         noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
         factor: float = Field(0.5, gt=0.0, lt=1.0, description="Inner/outer radius.")
-        seed: int | None = None
+        seed: int | None = Field(None, ge=0)
 
     def __init__(
         self,
@@ -126,9 +126,9 @@ class Xor(BuiltinDataset):
 
     class Config(StrictModel):
         type: Literal["xor"] = "xor"
-        n_samples: int = Field(1000, ge=2)
+        n_samples: int = Field(1000, ge=2, le=10_000_000)
         noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = None
+        seed: int | None = Field(None, ge=0)
 
     def __init__(
         self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
@@ -153,9 +153,9 @@ class Spirals(BuiltinDataset):
 
     class Config(StrictModel):
         type: Literal["spirals"] = "spirals"
-        n_samples: int = Field(1000, ge=2)
+        n_samples: int = Field(1000, ge=2, le=10_000_000)
         noise: float = Field(0.05, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = None
+        seed: int | None = Field(None, ge=0)
 
     def __init__(
         self, n_samples: int = 1000, noise: float = 0.05, seed: int | None = None
@@ -186,11 +186,11 @@ class Blobs(BuiltinDataset):
 
     class Config(StrictModel):
         type: Literal["blobs"] = "blobs"
-        n_samples: int = Field(1000, ge=2)
-        centers: int = Field(3, ge=2, description="Number of clusters (= classes).")
+        n_samples: int = Field(1000, ge=2, le=10_000_000)
+        centers: int = Field(3, ge=2, le=1000, description="Number of clusters (= classes).")
         cluster_std: float = Field(1.0, ge=0.0, description="Std of each cluster.")
-        n_features: int = Field(2, ge=1)
-        seed: int | None = None
+        n_features: int = Field(2, ge=1, le=10_000)
+        seed: int | None = Field(None, ge=0)
 
     def __init__(
         self,

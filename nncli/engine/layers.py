@@ -76,7 +76,7 @@ class Dense(Layer):
 
     class Config(StrictModel):
         type: Literal["dense"] = "dense"
-        units: int = Field(gt=0)
+        units: int = Field(gt=0, le=1_000_000)
         activation: ActivationRef = "linear"
         use_bias: bool = True
         kernel_initializer: InitializerRef = "glorot_uniform"
@@ -190,7 +190,7 @@ class Dropout(Layer):
     class Config(StrictModel):
         type: Literal["dropout"] = "dropout"
         rate: float = Field(ge=0.0, lt=1.0)
-        seed: int | None = None
+        seed: int | None = Field(None, ge=0)
 
     def __init__(self, rate: float, seed: int | None = None) -> None:
         super().__init__()

@@ -49,7 +49,9 @@ def _bounds(info: Any) -> str:
             if getattr(m, attr, None) is not None:
                 out.append(f"{sym} {getattr(m, attr)}")
         if getattr(m, "min_length", None):
-            out.append(f"at least {m.min_length} item(s)")
+            out.append(f"min length {m.min_length}")
+        if getattr(m, "max_length", None):
+            out.append(f"max length {m.max_length}")
     return ", ".join(out)
 
 

@@ -101,7 +101,8 @@ def run_spec_model() -> "type[StrictModel]":
         """The network: input shape (without the batch axis) and its layers."""
 
         input_shape: list[int] = Field(
-            min_length=1, description="Shape of one sample, e.g. [2] or [3, 2]."
+            min_length=1, max_length=8,
+            description="Shape of one sample, e.g. [2] or [3, 2].",
         )
         layers: list[LayerRef] = Field(  # type: ignore[valid-type]
             min_length=1, description="Layers in order, Keras names."
@@ -121,9 +122,11 @@ def run_spec_model() -> "type[StrictModel]":
 
         version: Literal[1] = Field(1, description="Spec format version.")
         name: str | None = Field(
-            None, description="Run name prefix; defaults to the spec file's stem."
+            None, min_length=1, max_length=100,
+            description="Run name prefix; defaults to the spec file's stem.",
         )
-        seed: int = Field(0, description="Seeds weights, shuffling, dropout, splits.")
+        seed: int = Field(0, ge=0, description="Seeds weights, shuffling, dropout, "
+                          "splits.")
         backend: Literal["auto", "numpy", "cupy"] = Field(
             "numpy", description="Array backend; auto = cupy when a GPU is visible."
         )

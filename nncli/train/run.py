@@ -23,7 +23,7 @@ import numpy as np
 
 import nncli
 from nncli import artifacts
-from nncli.errors import DivergedError, Interrupted, RunError, SpecError
+from nncli.errors import DataError, DivergedError, Interrupted, RunError, SpecError
 from nncli.report import Reporter
 from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
 
@@ -92,9 +92,17 @@ def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
     shape = input_shape
     for i, layer in enumerate(network.layers):
         try:
-            shape = tuple(layer.build(shape, backend, init_rng))
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                shape = tuple(layer.build(shape, backend, init_rng))
         except ValueError as e:
             raise SpecError(f"{e} (input shape {list(shape)})", f"model.layers[{i}]") from e
+        except MemoryError:
+            raise SpecError(f"not enough memory for this layer's weights (input shape "
+                            f"{list(shape)})", f"model.layers[{i}]") from None
+        for name, p in layer.params.items():
+            if not np.isfinite(backend.to_numpy(p)).all():
+                raise SpecError(f"the initial {name} is not finite in {resolved['dtype']}; "
+                                f"check {name}_initializer", f"model.layers[{i}]")
         network.shapes.append(shape)
     network.backend = backend
     loss = losses.create(resolved["loss"])
@@ -131,6 +139,10 @@ def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> N
         network.set_weights(weights, source=str(path))
     except (RunError, ValueError) as e:
         raise SpecError(str(e), "model.init_weights") from e
+    for name, p in network.params().items():
+        if not np.isfinite(network.backend.to_numpy(p)).all():
+            raise SpecError(f"{path}: {name} holds NaN or infinite values",
+                            "model.init_weights")
 
 
 def _spec_warnings(session: Session) -> list[str]:
@@ -151,14 +163,38 @@ def attach_data(session: Session, spec_dir: Path) -> None:
     from nncli.data.sources import load_data
 
     r = session.resolved
-    splits = load_data(r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"]))
+    try:
+        splits = load_data(r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"]))
+    except MemoryError:
+        raise DataError("not enough memory to load the data") from None
     last = session.model.network.layers[-1]
     act = getattr(last, "activation_name", "linear")
     args = (session.target_kind, session.units, act, r["loss"]["type"])
     splits.train = check_targets(splits.train, *args)
     if splits.validation is not None:
         splits.validation = check_targets(splits.validation, *args)
+    for ds in (splits.train, splits.validation):
+        if ds is not None:
+            check_fits(ds, session.backend.dtype, splits.prep.feature_names)
     session.splits = splits
+
+
+def check_fits(ds: Any, dtype: Any, feature_names: list[str] | None) -> None:
+    """Refuse values the model's float type cannot hold (1e39 is inf in float32)."""
+    limit = np.finfo(dtype).max
+    for what, arr in (("feature", ds.x), ("target", ds.y)):
+        if not np.issubdtype(arr.dtype, np.floating):
+            continue
+        flat = arr.reshape(len(arr), -1)
+        bad = np.argwhere(~(np.abs(flat) <= limit))
+        if len(bad):
+            i, j = bad[0]
+            col = (f" {feature_names[j]!r}" if what == "feature" and feature_names
+                   and j < len(feature_names) else f" {j + 1}")
+            raise DataError(
+                f"{ds.role} data {getattr(ds, 'name', ds.origin)}: row {ds.rows[i]}, "
+                f"{what}{col} = {flat[i, j]:g} does not fit in {np.dtype(dtype).name} "
+                f"(largest {limit:.3g}); rescale the data or set data.standardize: true")
 
 
 def with_absolute_paths(resolved: dict[str, Any], spec_dir: Path) -> dict[str, Any]:
