@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,8 +52,9 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
     try:
         code = fn() or 0
     except NncliError as e:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code scripts rely on
+            traceback.print_exc()
+            raise typer.Exit(e.exit_code) from None
         lines = e.lines()
         for line in lines:
             _err(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,19 @@ LOWER_IS_BETTER = ("loss", "mean_squared_error", "mean_absolute_error")
 
 def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, float]:
     """`accuracy=0.9` -> {"accuracy": 0.9}; a bad item is a usage error."""
-    gates = {}
+    gates: dict[str, float] = {}
     for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError
-            gates[name.strip()] = float(value)
-        except ValueError:
-            raise SpecError(f"expected METRIC=VALUE (e.g. accuracy=0.9), got {item!r}",
-                            option) from None
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not _NUMBER.fullmatch(value):
+            raise SpecError(f"expected METRIC=NUMBER (e.g. accuracy=0.9), got {item!r}",
+                            option)
+        if name in gates:
+            raise SpecError(f"{name} is given twice", option)
+        gates[name] = float(value)
     return gates
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _metric_name(name: str, metrics: dict[str, float], option: str) -> str:

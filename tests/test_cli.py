@@ -178,8 +178,8 @@ def test_invalid_spec_exits_2_with_one_line_per_error_and_writes_nothing(write_s
 def test_debug_shows_the_traceback(write_spec, tmp_path):
     bad = write_spec(MOONS.replace("units: 16", "units: -3"))
     result = invoke("train", bad, "--runs-dir", tmp_path, "--debug")
-    assert result.exit_code != 0
-    assert result.exception is not None and type(result.exception).__name__ == "SpecError"
+    assert result.exit_code == 2  # the same code as without --debug
+    assert "Traceback" in result.stderr and "SpecError" in result.stderr
 
 
 def test_missing_spec_file(tmp_path):
@@ -350,3 +350,18 @@ def test_run_files_follow_the_umask(spec, tmp_path):
 def test_eval_of_a_spec_file_says_it_needs_a_run(spec):
     result = invoke("eval", spec)
     assert result.exit_code == 1 and "is a file; give a run directory" in result.stderr
+
+
+@pytest.mark.parametrize("gate", ["accuracy=nan", "accuracy=1e999x", "accuracy=1_0",
+                                  "accuracy", "=0.5"])
+def test_malformed_gates_are_usage_errors(spec, tmp_path, gate):
+    run = train(spec, tmp_path)
+    result = invoke("eval", run, "--fail-under", gate)
+    assert result.exit_code == 2 and "expected METRIC=NUMBER" in result.stderr
+
+
+def test_a_gate_given_twice_is_refused(spec, tmp_path):
+    run = train(spec, tmp_path)
+    result = invoke("eval", run, "--fail-under", "accuracy=0.1", "--fail-under",
+                    "accuracy=0.2")
+    assert result.exit_code == 2 and "given twice" in result.stderr

@@ -1,8 +1,10 @@
 """YAML text -> validated RunSpec, with every error tied to its file, line and path.
 
-The loader is PyYAML's safe loader with three changes: floats follow YAML 1.2
-(`1e-3` is a number, not the string PyYAML 1.1 makes of it), duplicate keys are
-errors, and the line of every key is kept so validation errors can cite it.
+The loader is PyYAML's safe loader with these changes: scalars follow YAML 1.2's
+core schema (`1e-3` is a number, not the string PyYAML's YAML 1.1 makes of it;
+`on`/`yes` are text, not booleans; `010` is ten), duplicate keys are errors, the
+line of every key is kept so validation errors can cite it, and alias
+expansion is capped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from nncli.errors import Issue, SpecError
 
-Lines = dict[str, tuple[int, int]]  # YAML path -> (line, column), 1-based
+# YAML path -> (line, column, written explicitly rather than merged by `<<`)
+Lines = dict[str, tuple[int, int, bool]]
 
 # YAML 1.2 core-schema floats, including the exponent forms YAML 1.1 misses.
 _FLOAT_12 = re.compile(
@@ -28,17 +31,34 @@ _FLOAT_12 = re.compile(
 )
 
 
+# YAML 1.2 core-schema booleans and integers: `yes`/`no`/`on`/`off` stay text,
+# `010` is ten (not octal 8), `1:30` is text (not 90), `1_000` is text.
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_REPLACED = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe loader whose implicit float rule is YAML 1.2's."""
+    """Safe loader whose implicit scalar rules are YAML 1.2's core schema."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)
 
 
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    k: [(tag, rx) for tag, rx in v if tag not in _REPLACED]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# order matters: the first matching rule wins, and every int also looks like a float
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT_12, list("-+0123456789"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789.")
 )
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 @dataclass
@@ -82,31 +102,63 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
     return data, lines
 
 
-def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: str) -> Any:
+MAX_VALUES = 100_000  # a spec is small; more means an alias bomb or a mistake
+
+
+def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: str,
+               memo: dict[int, Any] | None = None) -> Any:
+    """Build Python data from a node, recording each key's line.
+
+    A node reached again through a YAML alias is built once and shared (`memo`),
+    and the whole expanded document is capped at MAX_VALUES values, so
+    "billion laughs" alias chains fail fast instead of hanging.
+    """
+    if memo is None:
+        memo = {}
+        if _expanded_size(node, {}) > MAX_VALUES:
+            raise SpecError([Issue("", f"the spec expands to more than {MAX_VALUES:,} "
+                                   "values (through YAML aliases?)", file)])
+    if id(node) in memo:
+        return memo[id(node)]
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolve `<<` merge keys
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        out: dict[Any, Any] = memo.setdefault(id(node), {})
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # resolve `<<` merge keys; they come first
+        merged = len(node.value) - explicit
+        for n, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str):
                 raise SpecError([Issue(path, f"keys must be text, got {key!r}", file, *where)])
             sub = f"{path}.{key}" if path else key
-            if key in out:
-                first = lines[sub][0]
+            if key in out and n >= merged and sub in lines and lines[sub][2]:
                 raise SpecError([Issue(sub, f"duplicate key {key!r} (first set on line "
-                                       f"{first})", file, *where)])
-            lines[sub] = where
-            out[key] = _construct(loader, value_node, sub, lines, file)
+                                       f"{lines[sub][0]})", file, *where)])
+            lines[sub] = (*where, n >= merged)  # explicit keys may not repeat
+            out[key] = _construct(loader, value_node, sub, lines, file, memo)
         return out
     if isinstance(node, yaml.SequenceNode):
-        items = []
+        items: list[Any] = memo.setdefault(id(node), [])
         for i, item in enumerate(node.value):
             sub = f"{path}[{i}]"
-            lines[sub] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_construct(loader, item, sub, lines, file))
+            lines[sub] = (item.start_mark.line + 1, item.start_mark.column + 1, True)
+            items.append(_construct(loader, item, sub, lines, file, memo))
         return items
     return loader.construct_object(node, deep=True)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values in the document once every alias is expanded (memoised per node)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # guards recursive aliases, which PyYAML rejects anyway
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        sizes[id(node)] = 1 + sum(_expanded_size(c, sizes) for c in children)
+        sizes[id(node)] = min(sizes[id(node)], MAX_VALUES + 1)
+    return sizes[id(node)]
 
 
 def read_spec(path: Path) -> SpecSource:
@@ -133,6 +185,7 @@ def read_spec(path: Path) -> SpecSource:
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_KEY = re.compile(r"[A-Za-z_][\w-]*(\[\d+\])*(\.[A-Za-z_][\w-]*(\[\d+\])*)*")
 
 
 def apply_override(src: SpecSource, text: str) -> None:
@@ -142,11 +195,13 @@ def apply_override(src: SpecSource, text: str) -> None:
         raise SpecError([Issue("", "expected KEY=VALUE, e.g. optimizer.learning_rate=0.01",
                                where)])
     key, value_text = text.split("=", 1)
+    key = key.strip()
+    if not _KEY.fullmatch(key):
+        raise SpecError([Issue("", f"malformed key {key!r}; write a dotted path like "
+                               "optimizer.learning_rate or model.layers[0].units", where)])
     parts = [m.group(1) if m.group(1) is not None else int(m.group(2))
-             for m in _PATH_PART.finditer(key.strip())]
-    if not parts or "".join(str(p) for p in parts) == "":
-        raise SpecError([Issue("", "empty key", where)])
-    value, _ = parse_yaml(value_text, where)
+             for m in _PATH_PART.finditer(key)]
+    value, _ = parse_yaml(value_text.strip(), where)
     node: Any = src.data
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
@@ -167,7 +222,10 @@ def apply_override(src: SpecSource, text: str) -> None:
         node[last] = value
     else:
         raise SpecError([Issue(key, "does not name a place in the spec", where)])
-    src.overrides[_path_str(parts)] = where
+    done = _path_str(parts)
+    src.overrides[done] = where
+    for stale in [p for p in src.lines if p.startswith((done + ".", done + "["))]:
+        del src.lines[stale]  # the file's lines below a replaced value no longer apply
 
 
 def _no_place(node: Any, part: Any) -> str:
@@ -196,6 +254,7 @@ def validate(src: SpecSource) -> BaseModel:
         return model.model_validate(src.data)
     except ValidationError as e:
         issues = [_issue(src, model, err) for err in e.errors()]
+        issues.sort(key=lambda i: (i.file != src.file, i.line or 0, i.column or 0))
         raise SpecError(_dedupe(issues)) from None
 
 
@@ -213,14 +272,20 @@ def _issue(src: SpecSource, model: type[BaseModel], err: dict[str, Any]) -> Issu
 
 
 def _place(src: SpecSource, loc: tuple[Any, ...], message: str) -> Issue:
-    """An issue at `loc`, with the line of the nearest enclosing key (or --set)."""
+    """An issue at `loc`, with the line of the nearest enclosing key or the
+    `--set` that put the value there."""
     path = _path_str(loc)
     for n in range(len(loc), -1, -1):
         p = _path_str(loc[:n])
         if p in src.overrides:
             return Issue(path, message, src.overrides[p])
+    for key, where in src.overrides.items():  # a --set that created this key
+        if key.startswith((path + ".", path + "[")):
+            return Issue(path, message, where)
+    for n in range(len(loc), -1, -1):
+        p = _path_str(loc[:n])
         if p in src.lines:
-            return Issue(path, message, src.file, *src.lines[p])
+            return Issue(path, message, src.file, *src.lines[p][:2])
     return Issue(path, message, src.file)
 
 
@@ -234,16 +299,23 @@ def locate(src: SpecSource, issue: Issue) -> Issue:
 
 
 def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop the union-tag steps pydantic inserts (`kernel_initializer.zeros.x`)."""
+    """Drop the union-tag steps pydantic inserts (`kernel_initializer.zeros.x`).
+
+    A tag comes straight after the field holding a named thing, at most once per
+    node, so a field that shares its type's name (`l2: {type: l2, l2: -1}`) is
+    not mistaken for one.
+    """
     out: list[Any] = []
-    node = data
+    node, tag_possible = data, True
     for part in loc:
+        if tag_possible and isinstance(part, str) and _is_tag(node, part):
+            tag_possible = False
+            continue
         if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
-        elif isinstance(part, str) and _is_tag(node, part):
-            continue
         else:
             node = None
+        tag_possible = True
         out.append(part)
     return tuple(out)
 

@@ -7,13 +7,27 @@ imported (that import fills the registries).
 """
 
 from functools import cache
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from nncli.registry import StrictModel, named
 
-TargetSpec = Union[str, int, list[str]]
+
+def _one_target_error(value: Any) -> Any:
+    """One clear message instead of one per branch of the union below."""
+    ok = (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+          or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+          or value is None)
+    if not ok:
+        raise PydanticCustomError(
+            "target_type", "expected a column name, a column index or a list of column "
+            "names, got {value}", {"value": repr(value)})
+    return value
+
+
+TargetSpec = Annotated[str | int | list[str], BeforeValidator(_one_target_error)]
 
 
 class DataSpec(StrictModel):

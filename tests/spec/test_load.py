@@ -53,7 +53,7 @@ def test_non_number_learning_rate_names_key_line_and_value(write_spec):
 
 def test_version_strings_stay_strings():
     data, _ = parse_yaml("a: 1.2.3\nb: e5\nc: '1e-3'\nd: 1_000\n", "x")
-    assert data == {"a": "1.2.3", "b": "e5", "c": "1e-3", "d": 1000}
+    assert data == {"a": "1.2.3", "b": "e5", "c": "1e-3", "d": "1_000"}
 
 
 def test_tab_indentation_reports_line_and_column(write_spec):
@@ -217,3 +217,53 @@ def test_override_on_missing_list_index_is_an_error(write_spec):
     src = SpecSource({"model": {"layers": []}}, "x")
     with pytest.raises(SpecError):
         apply_override(src, "model.layers[3].units=2")
+
+
+def test_yaml_12_core_schema_scalars():
+    data, _ = parse_yaml("a: 010\nb: 1:30\nc: yes\nd: on\ne: 0x1F\nf: 0o17\ng: true\n"
+                         "h: 1_000\ni: -5\nj: 1e-3\nk: .inf\n", "x")
+    assert data == {"a": 10, "b": "1:30", "c": "yes", "d": "on", "e": 31, "f": 15,
+                    "g": True, "h": "1_000", "i": -5, "j": 0.001, "k": float("inf")}
+
+
+def test_alias_bomb_is_refused_quickly():
+    levels = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
+        for i in range(8))
+    with pytest.raises(SpecError, match="expands to more than"):
+        parse_yaml(levels, "bomb.yaml")
+
+
+def test_merge_keys_may_be_overridden_but_explicit_keys_may_not_repeat():
+    data, _ = parse_yaml("base: &h {type: dense, units: 4}\nl: {<<: *h, units: 1}\n", "m")
+    assert data["l"] == {"type": "dense", "units": 1}
+
+
+def test_union_tags_do_not_double_paths(write_spec):
+    text = BASE.format(lr="0.1").replace(
+        "activation: linear", "activation: linear\n      kernel_regularizer: "
+        "{type: l2, l2: -1}")
+    (issue,) = issues(write_spec(text))
+    assert issue.path == "model.layers[0].kernel_regularizer.l2"
+
+
+def test_missing_option_of_an_activation_layer_names_the_key(write_spec):
+    text = BASE.format(lr="0.1").replace(
+        "      activation: linear\n", "      activation: linear\n    - type: activation\n")
+    (issue,) = issues(write_spec(text))
+    assert issue.path == "model.layers[1].activation"
+    assert issue.message == "missing required key 'activation'"
+
+
+@pytest.mark.parametrize("override", ["metrics=[1, 2]", "model.layers[0]=dense",
+                                      "foo.bar=1"])
+def test_errors_from_set_cite_the_set(write_spec, override):
+    found = issues(write_spec(BASE.format(lr="0.1")), [override])
+    assert all(i.file == f"--set {override}" for i in found), found
+
+
+@pytest.mark.parametrize("key", ["a..b", ".epochs", "epochs.", "model.layers[0]units",
+                                 "x[a]"])
+def test_malformed_set_keys_are_refused(write_spec, key):
+    (issue,) = issues(write_spec(BASE.format(lr="0.1")), [f"{key}=1"])
+    assert "malformed key" in issue.message
