@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, flo
                             option)
         if name in gates:
             raise SpecError(f"{name} is given twice", option)
+        if not math.isfinite(float(value)):
+            raise SpecError(f"{item!r}: the limit must be a finite number", option)
         gates[name] = float(value)
     return gates
 
