@@ -19,6 +19,14 @@ from nncli.engine.optimizers import Optimizer
 Shape = tuple[int, ...]
 
 
+class LayerBuildError(ValueError):
+    """A layer could not be built; `index` says which."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 class Sequential:
     """Layers applied in order; parameters named `layers.<i>.<param>` like Keras."""
 
@@ -31,13 +39,27 @@ class Sequential:
         return cls([layers.create(cfg) for cfg in layer_cfgs])
 
     def build(self, input_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+        """Build every layer in order; a failure names the layer (LayerBuildError)."""
         self.backend = backend
         shape = tuple(input_shape)
         self.shapes = []
-        for layer in self.layers:
-            shape = tuple(layer.build(shape, backend, rng))
-            self.shapes.append(shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # see initial_problems
+                    out = tuple(layer.build(shape, backend, rng))
+            except (ValueError, MemoryError) as e:
+                reason = "not enough memory for its weights" if isinstance(
+                    e, MemoryError) else str(e)
+                raise LayerBuildError(i, f"{reason} (input shape {list(shape)})") from e
+            self.shapes.append(out)
+            shape = out
         return shape
+
+    def initial_problems(self) -> list[tuple[int, str]]:
+        """(layer index, parameter) pairs whose values are not finite in the dtype."""
+        return [(i, name) for i, layer in enumerate(self.layers)
+                for name, p in layer.params.items()
+                if not np.isfinite(self.backend.to_numpy(p)).all()]
 
     def forward(self, x: Any, training: bool = False) -> tuple[Any, list[Any]]:
         caches = []

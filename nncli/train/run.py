@@ -82,29 +82,19 @@ def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
     """Backend, network, loss and optimizer from a resolved spec."""
     from nncli.engine.backend import Backend
     from nncli.engine.losses import losses
-    from nncli.engine.network import Model, Sequential
+    from nncli.engine.network import LayerBuildError, Model, Sequential
     from nncli.engine.optimizers import optimizers
 
     backend = Backend.from_name(resolved["backend"], resolved["dtype"])
     network = Sequential.from_config(resolved["model"]["layers"])
     init_rng = np.random.default_rng(np.random.SeedSequence(resolved["seed"]).spawn(1)[0])
-    input_shape = tuple(resolved["model"]["input_shape"])
-    shape = input_shape
-    for i, layer in enumerate(network.layers):
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                shape = tuple(layer.build(shape, backend, init_rng))
-        except ValueError as e:
-            raise SpecError(f"{e} (input shape {list(shape)})", f"model.layers[{i}]") from e
-        except MemoryError:
-            raise SpecError(f"not enough memory for this layer's weights (input shape "
-                            f"{list(shape)})", f"model.layers[{i}]") from None
-        for name, p in layer.params.items():
-            if not np.isfinite(backend.to_numpy(p)).all():
-                raise SpecError(f"the initial {name} is not finite in {resolved['dtype']}; "
-                                f"check {name}_initializer", f"model.layers[{i}]")
-        network.shapes.append(shape)
-    network.backend = backend
+    try:
+        shape = network.build(tuple(resolved["model"]["input_shape"]), backend, init_rng)
+    except LayerBuildError as e:
+        raise SpecError(str(e), f"model.layers[{e.index}]") from e
+    for i, name in network.initial_problems():
+        raise SpecError(f"the initial {name} is not finite in {resolved['dtype']}; "
+                        f"check {name}_initializer", f"model.layers[{i}]")
     loss = losses.create(resolved["loss"])
     _check_head(network, loss, int(shape[-1]))
     model = Model(network, loss, optimizers.create(resolved["optimizer"]))
