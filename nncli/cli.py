@@ -47,7 +47,7 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
     With `json_out`, a failure also prints `{"ok": false, ...}` on stdout, so a
     pipe into jq sees JSON either way.
     """
-    from nncli.train.run import Terminated
+    from nncli.train.signals import Terminated
 
     try:
         code = fn() or 0

@@ -1,21 +1,17 @@
-"""run(): spec -> data -> network -> training loop -> run directory.
+"""train(): a prepared Session -> training loop -> run directory.
 
-This is what `nncli train` calls; tests and notebooks can call it too.
-Everything that can be checked is checked before the run directory exists, so
-a bad spec or bad data leaves nothing behind.
+`prepare(spec)` (from session.py, re-exported here) then `train(session, ...)`
+is what `nncli train` does; tests and notebooks can call them too. Everything
+that can be checked is checked in `prepare`, before the run directory exists,
+so a bad spec or bad data leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import math
 import platform
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,168 +19,16 @@ import numpy as np
 
 import nncli
 from nncli import artifacts
-from nncli.errors import DataError, DivergedError, Interrupted, RunError, SpecError
+from nncli.errors import DivergedError, Interrupted, RunError
 from nncli.report import Reporter
 from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived; handled like Ctrl-C but exits 143."""
-
-
-@dataclass
-class Session:
-    """Everything built from a spec, before anything is written."""
-
-    spec: Any  # the validated RunSpec
-    resolved: dict[str, Any]
-    spec_path: Path
-    backend: Any
-    model: Any
-    splits: Any
-    units: int
-    target_kind: str
-    warnings: list[str] = field(default_factory=list)
-
-    def make_metrics(self) -> dict[str, Any]:
-        from nncli.engine.metrics import build_metrics
-
-        return build_metrics(self.resolved["metrics"], self.target_kind, self.units)
-
-
-def prepare(spec_path: Path, overrides: list[str] = (), init_weights: Path | None = None,
-            load_data: bool = True) -> Session:
-    """Validate the spec, build the model and load the data; write nothing."""
-    from nncli.spec.load import apply_override, locate, read_spec, validate
-
-    spec_path = Path(spec_path)
-    src = read_spec(spec_path)
-    for text in overrides:
-        apply_override(src, text)
-    spec = validate(src)
-    resolved = spec.model_dump(mode="json")
-    resolved["name"] = resolved["name"] or spec_path.stem
-    spec_dir = spec_path.resolve().parent
-    if init_weights is not None:
-        resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
-        src.overrides["model.init_weights"] = f"--init-weights {init_weights}"
-    try:
-        session = build_session(spec, resolved, spec_path, spec_dir)
-    except SpecError as e:  # checks on the built model: cite the spec's lines
-        raise SpecError([locate(src, i) for i in e.issues]) from e
-    if load_data:
-        attach_data(session, spec_dir)
-    return session
-
-
-def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
-                  spec_dir: Path) -> Session:
-    """Backend, network, loss and optimizer from a resolved spec."""
-    from nncli.engine.backend import Backend
-    from nncli.engine.losses import losses
-    from nncli.engine.network import LayerBuildError, Model, Sequential
-    from nncli.engine.optimizers import optimizers
-
-    backend = Backend.from_name(resolved["backend"], resolved["dtype"])
-    network = Sequential.from_config(resolved["model"]["layers"])
-    init_rng = np.random.default_rng(np.random.SeedSequence(resolved["seed"]).spawn(1)[0])
-    try:
-        shape = network.build(tuple(resolved["model"]["input_shape"]), backend, init_rng)
-    except LayerBuildError as e:
-        raise SpecError(str(e), f"model.layers[{e.index}]") from e
-    for i, name in network.initial_problems():
-        raise SpecError(f"the initial {name} is not finite in {resolved['dtype']}; "
-                        f"check {name}_initializer", f"model.layers[{i}]")
-    loss = losses.create(resolved["loss"])
-    _check_head(network, loss, int(shape[-1]))
-    model = Model(network, loss, optimizers.create(resolved["optimizer"]))
-    _load_init_weights(network, resolved["model"].get("init_weights"), spec_dir)
-    session = Session(spec, resolved, spec_path, backend, model, None,
-                      units=int(shape[-1]), target_kind=loss.target_kind)
-    session.warnings += _spec_warnings(session)
-    return session
-
-
-def _check_head(network: Any, loss: Any, units: int) -> None:
-    """Refuse output/loss pairs that cannot learn, whatever the data (CASE-004b)."""
-    act = getattr(network.layers[-1], "activation_name", None)
-    if act == "softmax" and units == 1:
-        last = len(network.layers) - 1
-        raise SpecError(
-            "a softmax over 1 unit always outputs 1.0, so the loss cannot change and "
-            "nothing is learned; use activation: sigmoid with binary_crossentropy, or "
-            "2 softmax units", f"model.layers[{last}]")
-
-
-def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> None:
-    if not path_text:
-        return
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = spec_dir / path
-    from nncli.errors import RunError
-
-    try:
-        weights = artifacts.read_weights(path)
-        network.set_weights(weights, source=str(path))
-    except (RunError, ValueError) as e:
-        raise SpecError(str(e), "model.init_weights") from e
-    for name, p in network.params().items():
-        if not np.isfinite(network.backend.to_numpy(p)).all():
-            raise SpecError(f"{path}: {name} holds NaN or infinite values",
-                            "model.init_weights")
-
-
-def _spec_warnings(session: Session) -> list[str]:
-    out = []
-    loss_type = session.resolved["loss"]["type"]
-    last = session.model.network.layers[-1]
-    act = getattr(last, "activation_name", None)
-    if loss_type == "binary_crossentropy" and act == "softmax" and session.units > 1:
-        out.append(f"binary_crossentropy on a {session.units}-unit softmax output: this is "
-                   "probably meant to be categorical_crossentropy (one-hot targets) or "
-                   "sparse_categorical_crossentropy (integer labels)")
-    return out
-
-
-def attach_data(session: Session, spec_dir: Path) -> None:
-    """Load and check the data against the loss and the output layer."""
-    from nncli.data.checks import check_targets
-    from nncli.data.sources import load_data
-
-    r = session.resolved
-    try:
-        splits = load_data(r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"]))
-    except MemoryError:
-        raise DataError("not enough memory to load the data") from None
-    last = session.model.network.layers[-1]
-    act = getattr(last, "activation_name", "linear")
-    args = (session.target_kind, session.units, act, r["loss"]["type"])
-    splits.train = check_targets(splits.train, *args)
-    if splits.validation is not None:
-        splits.validation = check_targets(splits.validation, *args)
-    for ds in (splits.train, splits.validation):
-        if ds is not None:
-            check_fits(ds, session.backend.dtype, splits.prep.feature_names)
-    session.splits = splits
-
-
-def check_fits(ds: Any, dtype: Any, feature_names: list[str] | None) -> None:
-    """Refuse values the model's float type cannot hold (1e39 is inf in float32)."""
-    limit = np.finfo(dtype).max
-    for what, arr in (("feature", ds.x), ("target", ds.y)):
-        if not np.issubdtype(arr.dtype, np.floating):
-            continue
-        flat = arr.reshape(len(arr), -1)
-        bad = np.argwhere(~(np.abs(flat) <= limit))
-        if len(bad):
-            i, j = bad[0]
-            col = (f" {feature_names[j]!r}" if what == "feature" and feature_names
-                   and j < len(feature_names) else f" {j + 1}")
-            raise DataError(
-                f"{ds.role} data {getattr(ds, 'name', ds.origin)}: row {ds.rows[i]}, "
-                f"{what}{col} = {flat[i, j]:g} does not fit in {np.dtype(dtype).name} "
-                f"(largest {limit:.3g}); rescale the data or set data.standardize: true")
+from nncli.train.session import (  # noqa: F401  (re-exported: the run API)
+    Session,
+    attach_data,
+    build_session,
+    prepare,
+)
+from nncli.train.signals import DeferredSignals, Terminated
 
 
 def with_absolute_paths(resolved: dict[str, Any], spec_dir: Path) -> dict[str, Any]:
@@ -243,7 +87,7 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
     if splits.validation is not None:
         val_b = Batches(splits.validation.x, splits.validation.y, r["batch_size"],
                         session.backend)
-    signals = _DeferredSignals()
+    signals = DeferredSignals()
     record: _Record | None = None
     with signals.installed():
         try:
@@ -381,52 +225,6 @@ class _Record:
         except (OSError, RunError):
             pass  # the disk that failed may fail again; the error itself says why
         return err
-
-
-class _DeferredSignals:
-    """SIGINT -> KeyboardInterrupt and SIGTERM -> Terminated, held back inside
-    `deferred()` blocks so a checkpoint is never half-updated."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.muted = False
-        self.pending: type[BaseException] | None = None
-
-    def mute(self) -> None:
-        """Ignore further signals (we are already stopping)."""
-        self.muted, self.pending = True, None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-        if self.muted:
-            return
-        if self.depth:
-            self.pending = self.pending or exc
-            return
-        raise exc()
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals can only be handled in the main thread
-            return
-        old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-        if not self.depth and self.pending is not None and not self.muted:
-            exc, self.pending = self.pending, None
-            raise exc()
 
 
 def _iso(t: float) -> str:
