@@ -34,16 +34,21 @@ def nncli_step(batch, widths, steps):
     acts = ["relu"] * (len(widths) - 2) + ["softmax" if widths[-1] > 1 else "sigmoid"]
     net = Sequential([Dense(w, activation=a) for w, a in zip(widths[1:], acts)])
     net.build((widths[0],), backend, rng)
-    loss = losses.create("categorical_crossentropy" if widths[-1] > 1
-                         else "binary_crossentropy")
+    loss = losses.create(
+        "categorical_crossentropy" if widths[-1] > 1 else "binary_crossentropy"
+    )
     model = Model(net, loss, optimizers.create({"type": "adam"}))
     x = backend.asarray(rng.normal(size=(batch, widths[0])))
-    y = backend.asarray(np.eye(widths[-1])[rng.integers(widths[-1], size=batch)]
-                        if widths[-1] > 1 else rng.integers(2, size=(batch, 1)))
+    y = backend.asarray(
+        np.eye(widths[-1])[rng.integers(widths[-1], size=batch)]
+        if widths[-1] > 1
+        else rng.integers(2, size=(batch, 1))
+    )
 
     def run():
         for _ in range(steps):
             model.train_step(x, y)
+
     return run
 
 
@@ -71,6 +76,7 @@ def torch_step(batch, widths, steps):
             opt.zero_grad()
             loss_fn(net(x), y).backward()
             opt.step()
+
     return run
 
 
@@ -88,23 +94,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS/torch threads for both sides (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/torch threads for both sides (default 1)",
+    )
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    print(f"threads={args.threads} steps={args.steps} repeats={args.repeats} "
-          f"torch={torch.__version__} numpy={np.__version__} "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    print(f"{'batch':>5} {'widths':<18} {'nncli ms/step':>14} {'torch ms/step':>14} "
-          f"{'ratio':>6}")
+    print(
+        f"threads={args.threads} steps={args.steps} repeats={args.repeats} "
+        f"torch={torch.__version__} numpy={np.__version__} "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    )
+    print(
+        f"{'batch':>5} {'widths':<18} {'nncli ms/step':>14} {'torch ms/step':>14} "
+        f"{'ratio':>6}"
+    )
     for batch, widths in CONFIGS:
         ours = median_time(nncli_step(batch, widths, args.steps), args.repeats)
         ref = median_time(torch_step(batch, widths, args.steps), args.repeats)
-        print(f"{batch:>5} {'-'.join(map(str, widths)):<18} "
-              f"{1e3 * ours / args.steps:>14.3f} {1e3 * ref / args.steps:>14.3f} "
-              f"{ours / ref:>6.2f}")
+        print(
+            f"{batch:>5} {'-'.join(map(str, widths)):<18} "
+            f"{1e3 * ours / args.steps:>14.3f} {1e3 * ref / args.steps:>14.3f} "
+            f"{ours / ref:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,9 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError as e:
-            raise RunError(f"cannot create a run directory in {runs_dir}: {e.strerror}") from e
+            raise RunError(
+                f"cannot create a run directory in {runs_dir}: {e.strerror}"
+            ) from e
     raise RunError(f"no free run directory name for {base!r} in {runs_dir}")
 
 
@@ -112,7 +114,9 @@ class RunWriter:
     def write_preprocessing(self, state: dict[str, Any]) -> None:
         self._write(PREPROCESSING, _json_bytes(state))
 
-    def write_weights(self, weights: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    def write_weights(
+        self, weights: dict[str, np.ndarray], metadata: dict[str, str]
+    ) -> None:
         from safetensors.numpy import save
 
         arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
@@ -126,7 +130,9 @@ class RunWriter:
         constant and a killed process leaves whole lines only.
         """
         if self.columns and list(row) != self.columns:
-            raise RunError(f"metrics row has columns {list(row)}, expected {self.columns}")
+            raise RunError(
+                f"metrics row has columns {list(row)}, expected {self.columns}"
+            )
         line = _csv_line([_fmt(row[k]) for k in row])
         if not self.columns:
             self.columns = list(row)
@@ -140,7 +146,9 @@ class RunWriter:
             finally:
                 os.close(fd)
         except OSError as e:
-            raise RunError(f"cannot write {self.dir / METRICS}: {e.strerror or e}") from e
+            raise RunError(
+                f"cannot write {self.dir / METRICS}: {e.strerror or e}"
+            ) from e
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write(SUMMARY, _json_bytes(summary))
@@ -159,7 +167,9 @@ def _fmt(value: Any) -> Any:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, allow_nan=True, default=_jsonable) + "\n").encode()
+    return (
+        json.dumps(obj, indent=2, allow_nan=True, default=_jsonable) + "\n"
+    ).encode()
 
 
 def _jsonable(obj: Any) -> Any:
@@ -178,8 +188,10 @@ class RunReader:
     def __init__(self, run_dir: Path) -> None:
         self.dir = Path(run_dir)
         if self.dir.is_file():
-            raise RunError(f"{self.dir} is a file; give a run directory (train prints "
-                           "its path, e.g. runs/<name>-<time>)")
+            raise RunError(
+                f"{self.dir} is a file; give a run directory (train prints "
+                "its path, e.g. runs/<name>-<time>)"
+            )
         if not self.dir.is_dir():
             raise RunError(f"run directory not found: {self.dir}")
         if not (self.dir / SPEC).is_file():
@@ -198,8 +210,10 @@ class RunReader:
     def weights(self) -> dict[str, np.ndarray]:
         if not (self.dir / WEIGHTS).exists():
             status = self._json(SUMMARY).get("status", "unknown")
-            raise RunError(f"{self.dir} has no weights: the run stopped before finishing "
-                           f"an epoch (status: {status})")
+            raise RunError(
+                f"{self.dir} has no weights: the run stopped before finishing "
+                f"an epoch (status: {status})"
+            )
         return read_weights(self.dir / WEIGHTS)
 
     def preprocessing(self) -> dict[str, Any]:

@@ -29,12 +29,21 @@ app = typer.Typer(
 )
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print a JSON result on stdout; "
-                                       "logs stay on stderr.")]
-Overrides = Annotated[list[str] | None, typer.Option(
-    "--set", metavar="KEY=VALUE",
-    help="Override a spec value, e.g. --set optimizer.learning_rate=0.01 (repeatable).")]
-SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+JsonOut = Annotated[
+    bool,
+    typer.Option("--json", help="Print a JSON result on stdout; logs stay on stderr."),
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a spec value, e.g. --set optimizer.learning_rate=0.01 (repeatable).",
+    ),
+]
+SpecArg = Annotated[
+    Path, typer.Argument(help="The spec file (YAML).", show_default=False)
+]
 
 
 def _err(text: str) -> None:
@@ -61,8 +70,11 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
         if len(lines) > 1:
             print(f"{len(lines)} errors", file=sys.stderr)
         if json_out:
-            print(json.dumps({"ok": False, "exit_code": e.exit_code, "errors": lines},
-                             indent=2))
+            print(
+                json.dumps(
+                    {"ok": False, "exit_code": e.exit_code, "errors": lines}, indent=2
+                )
+            )
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         if debug:
@@ -79,12 +91,17 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
 def train_cmd(
     spec: SpecArg,
     overrides: Overrides = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories "
-                                           "are created.")] = Path("runs"),
-    init_weights: Annotated[Path | None, typer.Option(
-        "--init-weights", help="Start from these weights (.safetensors).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; "
-                                        "warnings and errors only.")] = False,
+    runs_dir: Annotated[
+        Path, typer.Option("--runs-dir", help="Where run directories are created.")
+    ] = Path("runs"),
+    init_weights: Annotated[
+        Path | None,
+        typer.Option("--init-weights", help="Start from these weights (.safetensors)."),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress; warnings and errors only."),
+    ] = False,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -101,9 +118,14 @@ def train_cmd(
         reporter = make_reporter(quiet=quiet)
         run_dir, summary = train(session, runs_dir, reporter, argv=sys.argv)
         final = summary.get("final", {})
-        reporter.info("done: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()
-                                            if k not in ("epoch", "seconds",
-                                                         "learning_rate")))
+        reporter.info(
+            "done: "
+            + " - ".join(
+                f"{k}: {v:.4f}"
+                for k, v in final.items()
+                if k not in ("epoch", "seconds", "learning_rate")
+            )
+        )
         if json_out:
             print(json.dumps(_train_json(summary), indent=2))
         else:
@@ -114,18 +136,29 @@ def train_cmd(
 
 def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
     final = dict(summary.get("final", {}))
-    return {"run_dir": summary["run_dir"], "status": summary["status"],
-            "epochs_run": summary["epochs_run"],
-            "metrics": {k: v for k, v in final.items()
-                        if k not in ("epoch", "seconds", "learning_rate")},
-            "learning_rate": final.get("learning_rate"),
-            "best": summary.get("best", {}), "seed": summary["seed"],
-            "wall_seconds": summary.get("wall_seconds")}
+    return {
+        "run_dir": summary["run_dir"],
+        "status": summary["status"],
+        "epochs_run": summary["epochs_run"],
+        "metrics": {
+            k: v
+            for k, v in final.items()
+            if k not in ("epoch", "seconds", "learning_rate")
+        },
+        "learning_rate": final.get("learning_rate"),
+        "best": summary.get("best", {}),
+        "seed": summary["seed"],
+        "wall_seconds": summary.get("wall_seconds"),
+    }
 
 
 @app.command("validate")
-def validate_cmd(spec: SpecArg, overrides: Overrides = None,
-                 json_out: JsonOut = False, debug: Debug = False) -> None:
+def validate_cmd(
+    spec: SpecArg,
+    overrides: Overrides = None,
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
     """Check a spec and its data without training (exit 0 when all is well).
 
     Example: nncli validate specs/iris.yaml
@@ -135,19 +168,26 @@ def validate_cmd(spec: SpecArg, overrides: Overrides = None,
         from nncli.train.run import prepare
 
         s = prepare(spec, overrides or [])
-        result = {"valid": True, "spec": str(spec), "output_shape": list(
-            s.model.network.shapes[-1]),
+        result = {
+            "valid": True,
+            "spec": str(spec),
+            "output_shape": list(s.model.network.shapes[-1]),
             "train_samples": len(s.splits.train.x),
-            "validation_samples": len(s.splits.validation.x) if s.splits.validation
-            else 0, "warnings": s.warnings}
+            "validation_samples": len(s.splits.validation.x)
+            if s.splits.validation
+            else 0,
+            "warnings": s.warnings,
+        }
         if json_out:
             print(json.dumps(result, indent=2))
         else:
             for w in s.warnings:
                 print(f"warning: {w}", file=sys.stderr)
-            print(f"{spec}: valid - {result['train_samples']} training / "
-                  f"{result['validation_samples']} validation samples, output shape "
-                  f"{tuple(result['output_shape'])}")
+            print(
+                f"{spec}: valid - {result['train_samples']} training / "
+                f"{result['validation_samples']} validation samples, output shape "
+                f"{tuple(result['output_shape'])}"
+            )
 
     _guard(debug, body, json_out)
 
@@ -155,7 +195,9 @@ def validate_cmd(spec: SpecArg, overrides: Overrides = None,
 @app.command("summary")
 def summary_cmd(
     target: Annotated[Path, typer.Argument(help="A spec file or a run directory.")],
-    overrides: Overrides = None, json_out: JsonOut = False, debug: Debug = False,
+    overrides: Overrides = None,
+    json_out: JsonOut = False,
+    debug: Debug = False,
 ) -> None:
     """Show layers, output shapes and parameter counts (like Keras's model.summary()).
 
@@ -189,14 +231,28 @@ def summary_cmd(
 @app.command("eval")
 def eval_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
-    data: Annotated[Path | None, typer.Option(
-        "--data", help="Evaluate on this file instead of the run's validation data.")] = None,
-    fail_under: Annotated[list[str] | None, typer.Option(
-        "--fail-under", metavar="METRIC=VALUE",
-        help="Exit 5 when METRIC < VALUE (repeatable), e.g. accuracy=0.9.")] = None,
-    fail_over: Annotated[list[str] | None, typer.Option(
-        "--fail-over", metavar="METRIC=VALUE",
-        help="Exit 5 when METRIC > VALUE (repeatable), e.g. loss=0.3.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Evaluate on this file instead of the run's validation data."
+        ),
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-under",
+            metavar="METRIC=VALUE",
+            help="Exit 5 when METRIC < VALUE (repeatable), e.g. accuracy=0.9.",
+        ),
+    ] = None,
+    fail_over: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-over",
+            metavar="METRIC=VALUE",
+            help="Exit 5 when METRIC > VALUE (repeatable), e.g. loss=0.3.",
+        ),
+    ] = None,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -247,8 +303,10 @@ def predict_cmd(
             return
         print(",".join(result["columns"]))
         for row in result["predictions"]:
-            print(",".join(str(v) for v in row["output"]) + (
-                f",{row['label']}" if "label" in row else ""))
+            print(
+                ",".join(str(v) for v in row["output"])
+                + (f",{row['label']}" if "label" in row else "")
+            )
 
     _guard(debug, body, json_out)
 
@@ -281,8 +339,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Train neural networks from one YAML spec."""
 

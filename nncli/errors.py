@@ -40,8 +40,10 @@ class Issue:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else (
-            f"{where}: {self.message}"
+        return (
+            f"{where}: {self.path}: {self.message}"
+            if self.path
+            else (f"{where}: {self.message}")
         )
 
 

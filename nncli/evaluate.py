@@ -21,8 +21,9 @@ def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, flo
     for item in items:
         name, sep, value = (part.strip() for part in item.partition("="))
         if not sep or not name or not _NUMBER.fullmatch(value):
-            raise SpecError(f"expected METRIC=NUMBER (e.g. accuracy=0.9), got {item!r}",
-                            option)
+            raise SpecError(
+                f"expected METRIC=NUMBER (e.g. accuracy=0.9), got {item!r}", option
+            )
         if name in gates:
             raise SpecError(f"{name} is given twice", option)
         if not math.isfinite(float(value)):
@@ -44,26 +45,37 @@ def _metric_name(name: str, metrics: dict[str, float], option: str) -> str:
             return candidate
         if candidate in registry and registry.canonical(candidate) in metrics:
             return registry.canonical(candidate)
-    raise SpecError(f"unknown metric {name!r}; this run reports: {', '.join(metrics)}",
-                    option)
+    raise SpecError(
+        f"unknown metric {name!r}; this run reports: {', '.join(metrics)}", option
+    )
 
 
-def check_gates(metrics: dict[str, float], under: dict[str, float],
-                over: dict[str, float] | None = None) -> list[str]:
+def check_gates(
+    metrics: dict[str, float],
+    under: dict[str, float],
+    over: dict[str, float] | None = None,
+) -> list[str]:
     """Messages for each failed gate: a metric below its `under` floor or above
     its `over` ceiling (NaN always fails). Empty when all pass."""
     failures = []
     for name, limit in under.items():
         key = _metric_name(name, metrics, "--fail-under")
         if key in LOWER_IS_BETTER:
-            raise SpecError(f"{key} is better when lower; use --fail-over {name}={limit} "
-                            "to fail when it is too high", "--fail-under")
+            raise SpecError(
+                f"{key} is better when lower; use --fail-over {name}={limit} "
+                "to fail when it is too high",
+                "--fail-under",
+            )
         if not metrics[key] >= limit:
-            failures.append(f"quality gate failed: {key} = {metrics[key]:.6f} < {limit}")
+            failures.append(
+                f"quality gate failed: {key} = {metrics[key]:.6f} < {limit}"
+            )
     for name, limit in (over or {}).items():
         key = _metric_name(name, metrics, "--fail-over")
         if not metrics[key] <= limit:
-            failures.append(f"quality gate failed: {key} = {metrics[key]:.6f} > {limit}")
+            failures.append(
+                f"quality gate failed: {key} = {metrics[key]:.6f} > {limit}"
+            )
     return failures
 
 
@@ -78,14 +90,21 @@ def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
         attach_data(session, run_dir)
         ds = session.splits.validation
         if ds is None:
-            raise SpecError("this run has no validation data; pass --data FILE", "--data")
+            raise SpecError(
+                "this run has no validation data; pass --data FILE", "--data"
+            )
         return ds, "validation data"
 
     prep = _preprocessing(run_dir)
     ds = load_file(str(Path(data).resolve()), r["data"], Path.cwd(), prep, "evaluation")
     last = session.model.network.layers[-1]
-    ds = check_targets(ds, session.target_kind, session.units,
-                       getattr(last, "activation_name", "linear"), r["loss"]["type"])
+    ds = check_targets(
+        ds,
+        session.target_kind,
+        session.units,
+        getattr(last, "activation_name", "linear"),
+        r["loss"]["type"],
+    )
     return ds, str(data)
 
 
@@ -111,7 +130,12 @@ def evaluate_run(run_dir: Path, data: Path | None = None) -> dict[str, Any]:
     ds, label = _dataset(session, run_dir, data)
     batches = Batches(ds.x, ds.y, session.resolved["batch_size"], session.backend)
     metrics = evaluate(session.model, batches, session.make_metrics)
-    return {"run": str(run_dir), "data": label, "samples": len(ds.x), "metrics": metrics}
+    return {
+        "run": str(run_dir),
+        "data": label,
+        "samples": len(ds.x),
+        "metrics": metrics,
+    }
 
 
 def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
@@ -122,12 +146,18 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
     prep = _preprocessing(run_dir)
-    ds = load_file(str(Path(data).resolve()), session.resolved["data"], Path.cwd(), prep,
-                   "prediction", target_required=False)
+    ds = load_file(
+        str(Path(data).resolve()),
+        session.resolved["data"],
+        Path.cwd(),
+        prep,
+        "prediction",
+        target_required=False,
+    )
     out = []
     bs = session.resolved["batch_size"]
     for start in range(0, len(ds.x), bs):
-        xb = session.backend.asarray(ds.x[start:start + bs])
+        xb = session.backend.asarray(ds.x[start : start + bs])
         with overflow_is_reported():  # huge weights give inf, shown as such
             pred = session.model.predict(xb)
         pred = session.backend.to_numpy(pred).astype(np.float64)
@@ -139,8 +169,12 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
                 idx = int(row.argmax()) if len(row) > 1 else int(row[0] > _cut(session))
                 item["label"] = prep.classes[idx]
             out.append(item)
-    return {"run": str(run_dir), "data": str(data),
-            "columns": _columns(prep, session.units), "predictions": out}
+    return {
+        "run": str(run_dir),
+        "data": str(data),
+        "columns": _columns(prep, session.units),
+        "predictions": out,
+    }
 
 
 def _columns(prep: Any, units: int) -> list[str]:

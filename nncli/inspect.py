@@ -11,7 +11,9 @@ from nncli import artifacts
 from nncli.train.run import Session, build_session, prepare
 
 
-def session_for(target: Path, overrides: list[str] = (), load_data: bool = False) -> Session:
+def session_for(
+    target: Path, overrides: list[str] = (), load_data: bool = False
+) -> Session:
     """A session built from a spec file, or from a run directory with its weights."""
     target = Path(target)
     if target.is_dir():
@@ -35,13 +37,17 @@ def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
 
     weights = reader.weights()
     try:
-        session.model.network.set_weights(weights, source=str(reader.dir / artifacts.WEIGHTS))
+        session.model.network.set_weights(
+            weights, source=str(reader.dir / artifacts.WEIGHTS)
+        )
     except ValueError as e:
         raise RunError(str(e)) from e
     broken = [k for k, v in weights.items() if not np.isfinite(v).all()]
     if broken:  # a damaged file: scoring it would pass gates on garbage
-        raise RunError(f"{reader.dir / artifacts.WEIGHTS}: {broken[0]} holds NaN or "
-                       "infinite values")
+        raise RunError(
+            f"{reader.dir / artifacts.WEIGHTS}: {broken[0]} holds NaN or "
+            "infinite values"
+        )
     if load_data:
         attach_data(session, reader.dir)
     return session
@@ -51,8 +57,16 @@ def model_table(session: Session) -> tuple[list[dict[str, Any]], int]:
     """One row per layer (name, type, output shape, params) and the total."""
     net = session.model.network
     rows = []
-    for i, (layer, shape, n) in enumerate(zip(net.layers, net.shapes, net.count_params())):
+    for i, (layer, shape, n) in enumerate(
+        zip(net.layers, net.shapes, net.count_params())
+    ):
         cfg = layer.get_config()
-        rows.append({"name": f"layers.{i}", "type": cfg["type"],
-                     "output_shape": list(shape), "params": n})
+        rows.append(
+            {
+                "name": f"layers.{i}",
+                "type": cfg["type"],
+                "output_shape": list(shape),
+                "params": n,
+            }
+        )
     return rows, sum(r["params"] for r in rows)

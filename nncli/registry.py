@@ -17,7 +17,10 @@ class StrictModel(BaseModel):
 
     # allow_inf_nan=False: a spec can never ask for an infinite rate or NaN init
     model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, validate_default=True,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        validate_default=True,
         allow_inf_nan=False,
     )
 
@@ -113,9 +116,13 @@ def named(registry: Registry[Any]) -> Any:
     what is registered when called, so call it after the registry is filled.
     """
     members = tuple(cls.Config for cls in registry._items.values())
-    union: Any = members[0] if len(members) == 1 else Annotated[
-        Union[members], Field(discriminator="type")  # noqa: UP007
-    ]
+    union: Any = (
+        members[0]
+        if len(members) == 1
+        else Annotated[
+            Union[members], Field(discriminator="type")  # noqa: UP007
+        ]
+    )
     short = Literal[tuple(registry.names(aliases=True))]  # type: ignore[valid-type]
 
     def canonicalise(value: Any) -> Any:

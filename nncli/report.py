@@ -50,8 +50,10 @@ class Reporter:
         if self.quiet:
             return
         secs = event.logs.get("seconds", 0.0)
-        self._line(f"epoch {event.epoch}/{self.epochs} - {format_logs(event.logs)}"
-                   f" - {secs:.2f}s")
+        self._line(
+            f"epoch {event.epoch}/{self.epochs} - {format_logs(event.logs)}"
+            f" - {secs:.2f}s"
+        )
 
     def stop(self) -> None:
         pass
@@ -60,12 +62,17 @@ class Reporter:
 class RichReporter(Reporter):
     """A live bar per epoch (batches, rate, ETA, running loss) and a line per epoch."""
 
-    def __init__(self, stream: TextIO | None = None, force_terminal: bool | None = None):
+    def __init__(
+        self, stream: TextIO | None = None, force_terminal: bool | None = None
+    ):
         super().__init__(stream)
         from rich.console import Console
 
-        self.console = Console(file=self.stream, stderr=self.stream is sys.stderr,
-                               force_terminal=force_terminal)
+        self.console = Console(
+            file=self.stream,
+            stderr=self.stream is sys.stderr,
+            force_terminal=force_terminal,
+        )
         self.progress: Any = None
         self._last = 0.0
 
@@ -99,8 +106,9 @@ class RichReporter(Reporter):
             transient=True,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs,
-                                           rate="", logs="")
+        self.task = self.progress.add_task(
+            "train", total=steps, epoch=1, epochs=epochs, rate="", logs=""
+        )
         self._epoch_start = time.perf_counter()
 
     def step(self, event: StepEvent) -> None:
@@ -108,10 +116,18 @@ class RichReporter(Reporter):
         if event.step == 1:
             self._epoch_start = now
             # reset() replaces the task's fields, so pass them all again
-            self.progress.reset(self.task, total=event.steps, epoch=event.epoch,
-                                epochs=self.epochs, rate="", logs="")
+            self.progress.reset(
+                self.task,
+                total=event.steps,
+                epoch=event.epoch,
+                epochs=self.epochs,
+                rate="",
+                logs="",
+            )
         fields: dict[str, Any] = {}
-        if now - self._last > 0.1 or event.step == event.steps:  # formatting is not free
+        if (
+            now - self._last > 0.1 or event.step == event.steps
+        ):  # formatting is not free
             self._last = now
             elapsed = now - self._epoch_start
             rate = f"{event.step / elapsed:.1f} it/s" if elapsed > 0.05 else ""

@@ -12,9 +12,16 @@ from nncli.engine.backend import Backend, cuda_available
 
 def _backends() -> list:
     params = [pytest.param("numpy", id="numpy")]
-    params.append(pytest.param("cupy", id="cupy", marks=[
-        pytest.mark.gpu,
-        pytest.mark.skipif(not cuda_available(), reason="no CUDA device")]))
+    params.append(
+        pytest.param(
+            "cupy",
+            id="cupy",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not cuda_available(), reason="no CUDA device"),
+            ],
+        )
+    )
     return params
 
 

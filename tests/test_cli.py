@@ -54,8 +54,9 @@ def train(spec: Path, runs: Path, *extra: str):
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "validate", "summary", "predict",
-                                     "schema"])
+@pytest.mark.parametrize(
+    "command", ["train", "eval", "validate", "summary", "predict", "schema"]
+)
 def test_every_command_has_help(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
@@ -72,15 +73,27 @@ def test_train_writes_a_complete_run(spec, tmp_path):
     run = train(spec, tmp_path / "runs")
     assert run.parent == tmp_path / "runs" and run.name.startswith("tiny-")
     names = {p.name for p in run.iterdir()}
-    assert names == {"spec.yaml", "metrics.csv", "weights.safetensors",
-                     "preprocessing.json", "summary.json"}
+    assert names == {
+        "spec.yaml",
+        "metrics.csv",
+        "weights.safetensors",
+        "preprocessing.json",
+        "summary.json",
+    }
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 3
     assert summary["metric_kinds"] == {"accuracy": "binary_accuracy"}
     rows = read_csv(run / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy",
-                            "learning_rate", "seconds"}
+    assert set(rows[0]) == {
+        "epoch",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "learning_rate",
+        "seconds",
+    }
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     resolved = (run / "spec.yaml").read_text()
     assert "glorot_uniform" in resolved and "learning_rate: 0.01" in resolved
@@ -107,13 +120,17 @@ def test_json_goes_to_stdout_and_logs_to_stderr(spec, tmp_path):
 def test_same_spec_and_seed_give_identical_results(spec, tmp_path):
     a = train(spec, tmp_path / "a")
     b = train(spec, tmp_path / "b")
-    digest = [hashlib.sha256((r / "weights.safetensors").read_bytes()).hexdigest()
-              for r in (a, b)]
+    digest = [
+        hashlib.sha256((r / "weights.safetensors").read_bytes()).hexdigest()
+        for r in (a, b)
+    ]
     assert digest[0] == digest[1]
 
     def metrics(run):
-        return [{k: v for k, v in r.items() if k != "seconds"}
-                for r in read_csv(run / "metrics.csv")]
+        return [
+            {k: v for k, v in r.items() if k != "seconds"}
+            for r in read_csv(run / "metrics.csv")
+        ]
 
     assert metrics(a) == metrics(b)
 
@@ -121,7 +138,9 @@ def test_same_spec_and_seed_give_identical_results(spec, tmp_path):
 def test_different_seed_gives_different_weights(spec, tmp_path):
     a = train(spec, tmp_path / "a")
     b = train(spec, tmp_path / "b", "--set", "seed=4")
-    assert (a / "weights.safetensors").read_bytes() != (b / "weights.safetensors").read_bytes()
+    assert (a / "weights.safetensors").read_bytes() != (
+        b / "weights.safetensors"
+    ).read_bytes()
 
 
 def test_two_runs_never_share_a_directory(spec, tmp_path):
@@ -140,8 +159,12 @@ def test_eval_scores_and_gates(spec, tmp_path):
     result = json.loads(ok.stdout)
     summary = json.loads((run / "summary.json").read_text())
     # eval on the validation split reproduces the last epoch's validation numbers
-    assert result["metrics"]["accuracy"] == pytest.approx(summary["final"]["val_accuracy"])
-    assert result["metrics"]["loss"] == pytest.approx(summary["final"]["val_loss"], rel=1e-5)
+    assert result["metrics"]["accuracy"] == pytest.approx(
+        summary["final"]["val_accuracy"]
+    )
+    assert result["metrics"]["loss"] == pytest.approx(
+        summary["final"]["val_loss"], rel=1e-5
+    )
     assert result["gates"]["passed"] is True
     bad = invoke("eval", run, "--fail-under", "accuracy=1.01")
     assert bad.exit_code == 5
@@ -161,15 +184,19 @@ def test_eval_missing_run_is_an_error(tmp_path):
     assert result.stderr.startswith("error: ") and "not found" in result.stderr
 
 
-def test_invalid_spec_exits_2_with_one_line_per_error_and_writes_nothing(write_spec,
-                                                                          tmp_path):
-    bad = write_spec(MOONS.replace("units: 16", "units: -3").replace("epochs: 3",
-                                                                     "epochs: 0"))
+def test_invalid_spec_exits_2_with_one_line_per_error_and_writes_nothing(
+    write_spec, tmp_path
+):
+    bad = write_spec(
+        MOONS.replace("units: 16", "units: -3").replace("epochs: 3", "epochs: 0")
+    )
     result = invoke("train", bad, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == "2 errors"
-    assert any("model.layers[0].units: expected a value > 0, got -3" in ln for ln in lines)
+    assert any(
+        "model.layers[0].units: expected a value > 0, got -3" in ln for ln in lines
+    )
     assert any(":15:" in ln and "epochs" in ln for ln in lines)
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
@@ -221,21 +248,37 @@ def test_schema_prints_json_schema():
 
 def test_init_weights_round_trip(spec, tmp_path):
     run = train(spec, tmp_path / "a", "--set", "epochs=1")
-    again = train(spec, tmp_path / "b", "--set", "epochs=1", "--set",
-                  "optimizer.learning_rate=0.0", "--init-weights",
-                  str(run / "weights.safetensors"))
+    again = train(
+        spec,
+        tmp_path / "b",
+        "--set",
+        "epochs=1",
+        "--set",
+        "optimizer.learning_rate=0.0",
+        "--init-weights",
+        str(run / "weights.safetensors"),
+    )
     assert (again / "weights.safetensors").read_bytes() != b""
     from safetensors.numpy import load_file
 
-    a, b = load_file(run / "weights.safetensors"), load_file(again / "weights.safetensors")
+    a, b = (
+        load_file(run / "weights.safetensors"),
+        load_file(again / "weights.safetensors"),
+    )
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
 def test_init_weights_shape_mismatch_is_a_clear_error(spec, write_spec, tmp_path):
     run = train(spec, tmp_path / "a", "--set", "epochs=1")
     other = write_spec(MOONS.replace("units: 16", "units: 8"), "other.yaml")
-    result = invoke("train", other, "--runs-dir", tmp_path / "b", "--init-weights",
-                    run / "weights.safetensors")
+    result = invoke(
+        "train",
+        other,
+        "--runs-dir",
+        tmp_path / "b",
+        "--init-weights",
+        run / "weights.safetensors",
+    )
     assert result.exit_code == 2
     assert "layers.0.kernel has shape (2, 16), the model needs (2, 8)" in result.stderr
     assert not (tmp_path / "b").exists()
@@ -260,7 +303,9 @@ epochs: 2
 
 def _csv_project(root: Path) -> Path:
     (root / "data").mkdir(parents=True)
-    rows = "a,b,label\n" + "".join(f"{i % 3},{i % 5},{'xyz'[i % 3]}\n" for i in range(30))
+    rows = "a,b,label\n" + "".join(
+        f"{i % 3},{i % 5},{'xyz'[i % 3]}\n" for i in range(30)
+    )
     (root / "data" / "train.csv").write_text(rows)
     (root / "data" / "valid.csv").write_text(rows)
     spec = root / "spec.yaml"
@@ -319,7 +364,9 @@ def test_version():
     import nncli
 
     result = invoke("--version")
-    assert result.exit_code == 0 and result.stdout.strip() == f"nncli {nncli.__version__}"
+    assert (
+        result.exit_code == 0 and result.stdout.strip() == f"nncli {nncli.__version__}"
+    )
 
 
 def test_predict_has_a_header_and_eval_refuses_other_columns(tmp_path):
@@ -352,8 +399,9 @@ def test_eval_of_a_spec_file_says_it_needs_a_run(spec):
     assert result.exit_code == 1 and "is a file; give a run directory" in result.stderr
 
 
-@pytest.mark.parametrize("gate", ["accuracy=nan", "accuracy=1e999x", "accuracy=1_0",
-                                  "accuracy", "=0.5"])
+@pytest.mark.parametrize(
+    "gate", ["accuracy=nan", "accuracy=1e999x", "accuracy=1_0", "accuracy", "=0.5"]
+)
 def test_malformed_gates_are_usage_errors(spec, tmp_path, gate):
     run = train(spec, tmp_path)
     result = invoke("eval", run, "--fail-under", gate)
@@ -362,6 +410,7 @@ def test_malformed_gates_are_usage_errors(spec, tmp_path, gate):
 
 def test_a_gate_given_twice_is_refused(spec, tmp_path):
     run = train(spec, tmp_path)
-    result = invoke("eval", run, "--fail-under", "accuracy=0.1", "--fail-under",
-                    "accuracy=0.2")
+    result = invoke(
+        "eval", run, "--fail-under", "accuracy=0.1", "--fail-under", "accuracy=0.2"
+    )
     assert result.exit_code == 2 and "given twice" in result.stderr

@@ -12,11 +12,14 @@ from nncli.train.run import prepare, train
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 
-@pytest.mark.parametrize(("spec", "target"), [
-    ("moons_large.yaml", 0.97),
-    ("breast_cancer.yaml", 0.95),
-    ("iris.yaml", 0.90),
-])
+@pytest.mark.parametrize(
+    ("spec", "target"),
+    [
+        ("moons_large.yaml", 0.97),
+        ("breast_cancer.yaml", 0.95),
+        ("iris.yaml", 0.90),
+    ],
+)
 def test_example_reaches_its_target(spec, target, tmp_path):
     session = prepare(SPECS / spec)
     _, summary = train(session, tmp_path, Reporter(quiet=True))

@@ -13,7 +13,8 @@ def test_readme_spec_reference_is_current():
     readme = (ROOT / "README.md").read_text()
     start, end = readme.index(START), readme.index(END) + len(END)
     assert readme[start:end] == reference_markdown(), (
-        "README spec reference is stale: run python -m nncli.spec.reference")
+        "README spec reference is stale: run python -m nncli.spec.reference"
+    )
 
 
 def test_ci_runs_the_readme_test_command():

@@ -49,19 +49,24 @@ def test_value_beyond_float32_is_a_data_error(project):
     (project / "v.csv").write_text("a,b,y\n1,1,0\n1,1e39,1\n")
     result = train(project)
     assert result.exit_code == 3
-    assert "validation data v.csv: row 2, feature 'b' = 1e+39 does not fit in float32" \
+    assert (
+        "validation data v.csv: row 2, feature 'b' = 1e+39 does not fit in float32"
         in result.stderr
+    )
     assert not (project / "runs").exists()
 
 
-@pytest.mark.parametrize("override", [
-    "model.layers[0].kernel_initializer={type: constant, value: .nan}",
-    "optimizer={type: sgd, learning_rate: .inf}",
-    "optimizer.learning_rate=1e400",
-    "seed=-1",
-    "model.layers[1].dropout=1",
-    "name=" + "x" * 101,
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model.layers[0].kernel_initializer={type: constant, value: .nan}",
+        "optimizer={type: sgd, learning_rate: .inf}",
+        "optimizer.learning_rate=1e400",
+        "seed=-1",
+        "model.layers[1].dropout=1",
+        "name=" + "x" * 101,
+    ],
+)
 def test_impossible_settings_are_spec_errors(project, override):
     result = train(project, "--set", override)
     assert result.exit_code == 2, result.stderr
@@ -70,19 +75,26 @@ def test_impossible_settings_are_spec_errors(project, override):
 
 
 def test_initial_weights_that_overflow_the_dtype(project):
-    result = train(project, "--set",
-                   "model.layers[0].kernel_initializer={type: constant, value: 1e39}")
+    result = train(
+        project,
+        "--set",
+        "model.layers[0].kernel_initializer={type: constant, value: 1e39}",
+    )
     assert result.exit_code == 2
-    assert "model.layers[0]: the initial kernel is not finite in float32" in result.stderr
+    assert (
+        "model.layers[0]: the initial kernel is not finite in float32" in result.stderr
+    )
 
 
 def test_nan_init_weights_are_refused(project, tmp_path):
     from safetensors.numpy import save_file
 
-    weights = {"layers.0.kernel": np.full((2, 4), np.nan, np.float32),
-               "layers.0.bias": np.zeros(4, np.float32),
-               "layers.1.kernel": np.zeros((4, 1), np.float32),
-               "layers.1.bias": np.zeros(1, np.float32)}
+    weights = {
+        "layers.0.kernel": np.full((2, 4), np.nan, np.float32),
+        "layers.0.bias": np.zeros(4, np.float32),
+        "layers.1.kernel": np.zeros((4, 1), np.float32),
+        "layers.1.bias": np.zeros(1, np.float32),
+    }
     save_file(weights, tmp_path / "w.safetensors")
     result = train(project, "--init-weights", tmp_path / "w.safetensors")
     assert result.exit_code == 2
@@ -90,9 +102,18 @@ def test_nan_init_weights_are_refused(project, tmp_path):
 
 
 def test_diverging_validation_loss_stops_with_exit_4(project):
-    result = train(project, "--set", "optimizer={type: sgd, learning_rate: 1e30}",
-                   "--set", "loss=mse", "--set", "model.layers[1].activation=linear",
-                   "--set", "metrics=[]", "--json")
+    result = train(
+        project,
+        "--set",
+        "optimizer={type: sgd, learning_rate: 1e30}",
+        "--set",
+        "loss=mse",
+        "--set",
+        "model.layers[1].activation=linear",
+        "--set",
+        "metrics=[]",
+        "--json",
+    )
     assert result.exit_code == 4, result.stderr
     assert "training diverged" in result.stderr
     run = next((project / "runs").iterdir())
@@ -100,14 +121,19 @@ def test_diverging_validation_loss_stops_with_exit_4(project):
     assert summary["status"] == "diverged"
     from safetensors.numpy import load_file
 
-    assert all(np.isfinite(v).all() for v in load_file(run / "weights.safetensors").values())
+    assert all(
+        np.isfinite(v).all() for v in load_file(run / "weights.safetensors").values()
+    )
 
 
-@pytest.mark.parametrize(("name", "content", "fragment"), [
-    ("spec.yaml", b"\xff\xfe\x00bad", "cannot read"),
-    ("preprocessing.json", b"[1]", "malformed"),
-    ("summary.json", b"{", "cannot read"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("spec.yaml", b"\xff\xfe\x00bad", "cannot read"),
+        ("preprocessing.json", b"[1]", "malformed"),
+        ("summary.json", b"{", "cannot read"),
+    ],
+)
 def test_damaged_run_files_are_run_errors(project, name, content, fragment):
     assert train(project).exit_code == 0
     run = next((project / "runs").iterdir())

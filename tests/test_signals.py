@@ -42,9 +42,12 @@ def test_signal_stops_cleanly_with_consistent_files(tmp_path, sig, code):
     spec = tmp_path / "long.yaml"
     spec.write_text(SPEC)
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "nncli", "train", str(spec),
-                             "--runs-dir", str(runs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nncli", "train", str(spec), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     run = _wait_for_epochs(runs, 2, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -60,5 +63,7 @@ def test_signal_stops_cleanly_with_consistent_files(tmp_path, sig, code):
     from nncli.evaluate import evaluate_run
 
     result = evaluate_run(run)
-    assert result["metrics"]["loss"] == pytest.approx(float(rows[-1]["val_loss"]), rel=1e-6)
+    assert result["metrics"]["loss"] == pytest.approx(
+        float(rows[-1]["val_loss"]), rel=1e-6
+    )
     assert not list(run.glob(".*.tmp"))  # no temporary left behind

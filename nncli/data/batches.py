@@ -17,8 +17,15 @@ class Batches:
     depends only on the seed and on how many epochs came before.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, backend: Backend,
-                 shuffle: bool = False, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        backend: Backend,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.x, self.y = x, y
         self.batch_size, self.backend, self.shuffle = batch_size, backend, shuffle
         self.rng = rng if rng is not None else np.random.default_rng(0)
@@ -35,8 +42,11 @@ class Batches:
         n = len(self.x)
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
-            idx = slice(start, start + self.batch_size) if order is None else (
-                order[start:start + self.batch_size])
+            idx = (
+                slice(start, start + self.batch_size)
+                if order is None
+                else (order[start : start + self.batch_size])
+            )
             xb = self.backend.asarray(self.x[idx])  # (batch, *input_shape)
             yb = self.backend.asarray(self.y[idx], dtype=self.y_dtype)
             yield xb, yb

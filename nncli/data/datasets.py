@@ -187,7 +187,9 @@ class Blobs(BuiltinDataset):
     class Config(StrictModel):
         type: Literal["blobs"] = "blobs"
         n_samples: int = Field(1000, ge=2, le=10_000_000)
-        centers: int = Field(3, ge=2, le=1000, description="Number of clusters (= classes).")
+        centers: int = Field(
+            3, ge=2, le=1000, description="Number of clusters (= classes)."
+        )
         cluster_std: float = Field(1.0, ge=0.0, description="Std of each cluster.")
         n_features: int = Field(2, ge=1, le=10_000)
         seed: int | None = Field(None, ge=0)

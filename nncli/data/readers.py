@@ -17,8 +17,8 @@ import numpy as np
 from nncli.data.datasets import datasets
 from nncli.data.tables import (
     MISSING,
-    _format,
     _feature_count_error,
+    _format,
     _listing,
     _Table,
     plural,
@@ -261,8 +261,11 @@ def read_csv(
         )
         raise _feature_count_error(input_shape, where, has)
     xs = _parse_numbers(records, fcols, names)
-    ys, y = (_targets_of(records, tcols, single, names, where)
-             if tcols and parse_target else (None, None))
+    ys, y = (
+        _targets_of(records, tcols, single, names, where)
+        if tcols and parse_target
+        else (None, None)
+    )
     keep = _raise_problems(
         where, [p for p in (xs, ys) if p is not None], spec.get("missing", "error")
     )

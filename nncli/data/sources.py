@@ -264,14 +264,22 @@ def load_file(
     if fmt == "npz":
         table = read_npz(written, sub, spec_dir, role, prep.input_shape)
     else:
-        table = read_csv(written, sub, spec_dir, role, prep.input_shape,
-                         target_required, parse_target=target_required)
+        table = read_csv(
+            written,
+            sub,
+            spec_dir,
+            role,
+            prep.input_shape,
+            target_required,
+            parse_target=target_required,
+        )
         expected = prep.feature_names
         if header and expected and table.feature_names != list(expected):
             raise DataError(
                 f"{role} file {written}: feature columns "
                 f"({', '.join(table.feature_names)}) differ from the training data's "
-                f"({', '.join(expected)}); same names in the same order are needed")
+                f"({', '.join(expected)}); same names in the same order are needed"
+            )
     if table.y is None:
         y = np.zeros((len(table.x), 0))  # (n, 0): no targets to compare with
     else:

@@ -60,7 +60,9 @@ class Backend:
                     "nncli's gpu extra (from a checkout: pip install -e '.[gpu]')"
                 )
             if not cuda_available():
-                raise BackendError("backend 'cupy' requested but no CUDA device is visible")
+                raise BackendError(
+                    "backend 'cupy' requested but no CUDA device is visible"
+                )
             return cls("cupy", _cupy, DTYPES[dtype])
         raise BackendError(f"unknown backend {name!r} (known: auto, numpy, cupy)")
 

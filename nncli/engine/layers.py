@@ -45,7 +45,9 @@ class Layer:
         self.xp: Any = np
         self.dtype: Any = np.float32
 
-    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+    def build(
+        self, in_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
         self.xp, self.dtype = backend.xp, backend.dtype
         return in_shape
 
@@ -111,7 +113,9 @@ class Dense(Layer):
             if reg is not None and (name == "kernel" or use_bias):
                 self.regularizers[name] = regularizers.create(reg)
 
-    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+    def build(
+        self, in_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
         super().build(in_shape, backend, rng)
         n_in = in_shape[-1]
         kernel_init = initializers.create(self._config["kernel_initializer"])
@@ -133,7 +137,9 @@ class Dense(Layer):
         dz = self.activation.backward(dy, cache.z, cache.y)
         return self.backward_from_logits(dz, cache, need_dx)
 
-    def backward_from_logits(self, dz: Any, cache: ActCache, need_dx: bool = True) -> Any:
+    def backward_from_logits(
+        self, dz: Any, cache: ActCache, need_dx: bool = True
+    ) -> Any:
         x = cache.x
         n_in = x.shape[-1]
         x2 = x.reshape(-1, n_in)  # (batch*..., n_in)
@@ -170,7 +176,9 @@ class Activation(Layer):
     def backward(self, dy: Any, cache: ActCache, need_dx: bool = True) -> Any:
         return self.activation.backward(dy, cache.z, cache.y)
 
-    def backward_from_logits(self, dz: Any, cache: ActCache, need_dx: bool = True) -> Any:
+    def backward_from_logits(
+        self, dz: Any, cache: ActCache, need_dx: bool = True
+    ) -> Any:
         return dz
 
     def get_config(self) -> dict:
@@ -197,7 +205,9 @@ class Dropout(Layer):
         self.rate, self.seed = rate, seed
         self.rng: np.random.Generator | None = None
 
-    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+    def build(
+        self, in_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
         super().build(in_shape, backend, rng)
         self.backend = backend
         seed = self.seed if self.seed is not None else int(rng.integers(2**63))
@@ -225,7 +235,9 @@ class Flatten(Layer):
     class Config(StrictModel):
         type: Literal["flatten"] = "flatten"
 
-    def build(self, in_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+    def build(
+        self, in_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
         super().build(in_shape, backend, rng)
         return (int(np.prod(in_shape)),)
 

@@ -62,7 +62,11 @@ class BinaryAccuracy(Metric):
         super().__init__()
 
     def scores(self, pred, target, logits):
-        cut = math.log(self.threshold / (1 - self.threshold)) if logits else self.threshold
+        cut = (
+            math.log(self.threshold / (1 - self.threshold))
+            if logits
+            else self.threshold
+        )
         target = target.reshape(pred.shape)
         return ((pred > cut) == (target > 0.5)).astype(pred.dtype)
 

@@ -38,18 +38,25 @@ class Sequential:
     def from_config(cls, layer_cfgs: list[dict]) -> Sequential:
         return cls([layers.create(cfg) for cfg in layer_cfgs])
 
-    def build(self, input_shape: Shape, backend: Backend, rng: np.random.Generator) -> Shape:
+    def build(
+        self, input_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
         """Build every layer in order; a failure names the layer (LayerBuildError)."""
         self.backend = backend
         shape = tuple(input_shape)
         self.shapes = []
         for i, layer in enumerate(self.layers):
             try:
-                with np.errstate(over="ignore", invalid="ignore"):  # see initial_problems
+                with np.errstate(
+                    over="ignore", invalid="ignore"
+                ):  # see initial_problems
                     out = tuple(layer.build(shape, backend, rng))
             except (ValueError, MemoryError) as e:
-                reason = "not enough memory for its weights" if isinstance(
-                    e, MemoryError) else str(e)
+                reason = (
+                    "not enough memory for its weights"
+                    if isinstance(e, MemoryError)
+                    else str(e)
+                )
                 raise LayerBuildError(i, f"{reason} (input shape {list(shape)})") from e
             self.shapes.append(out)
             shape = out
@@ -57,9 +64,12 @@ class Sequential:
 
     def initial_problems(self) -> list[tuple[int, str]]:
         """(layer index, parameter) pairs whose values are not finite in the dtype."""
-        return [(i, name) for i, layer in enumerate(self.layers)
-                for name, p in layer.params.items()
-                if not np.isfinite(self.backend.to_numpy(p)).all()]
+        return [
+            (i, name)
+            for i, layer in enumerate(self.layers)
+            for name, p in layer.params.items()
+            if not np.isfinite(self.backend.to_numpy(p)).all()
+        ]
 
     def forward(self, x: Any, training: bool = False) -> tuple[Any, list[Any]]:
         caches = []
@@ -83,12 +93,18 @@ class Sequential:
         return dy
 
     def params(self) -> dict[str, Any]:
-        return {f"layers.{i}.{name}": p for i, layer in enumerate(self.layers)
-                for name, p in layer.params.items()}
+        return {
+            f"layers.{i}.{name}": p
+            for i, layer in enumerate(self.layers)
+            for name, p in layer.params.items()
+        }
 
     def grads(self) -> dict[str, Any]:
-        return {f"layers.{i}.{name}": g for i, layer in enumerate(self.layers)
-                for name, g in layer.grads.items()}
+        return {
+            f"layers.{i}.{name}": g
+            for i, layer in enumerate(self.layers)
+            for name, g in layer.grads.items()
+        }
 
     def regularization(self, with_grads: bool = False) -> Any:
         """Sum of weight penalties; with `with_grads`, also add their gradients."""
@@ -105,7 +121,9 @@ class Sequential:
         """Host copies of every parameter, keyed by Keras-style name."""
         return {k: self.backend.to_numpy(v) for k, v in self.params().items()}
 
-    def set_weights(self, weights: Mapping[str, np.ndarray], source: str = "weights") -> None:
+    def set_weights(
+        self, weights: Mapping[str, np.ndarray], source: str = "weights"
+    ) -> None:
         """Load weights by name; any missing, extra or mis-shaped name is a ValueError."""
         own = self.params()
         missing = sorted(set(own) - set(weights))
@@ -119,14 +137,18 @@ class Sequential:
             raise ValueError(f"{source} does not match the model: {'; '.join(parts)}")
         for k, v in own.items():
             if tuple(weights[k].shape) != tuple(v.shape):
-                raise ValueError(f"{source}: {k} has shape {tuple(weights[k].shape)}, "
-                                 f"the model needs {tuple(v.shape)}")
+                raise ValueError(
+                    f"{source}: {k} has shape {tuple(weights[k].shape)}, "
+                    f"the model needs {tuple(v.shape)}"
+                )
         for k, v in own.items():
             v[...] = self.backend.asarray(weights[k], dtype=v.dtype)
 
     def count_params(self) -> list[int]:
-        return [sum(int(np.prod(p.shape)) for p in layer.params.values())
-                for layer in self.layers]
+        return [
+            sum(int(np.prod(p.shape)) for p in layer.params.values())
+            for layer in self.layers
+        ]
 
 
 class Model:
@@ -138,12 +160,17 @@ class Model:
     path Keras takes on TensorFlow, so saturated outputs never give NaN/inf.
     """
 
-    def __init__(self, network: Sequential, loss: Loss, optimizer: Optimizer | None = None):
+    def __init__(
+        self, network: Sequential, loss: Loss, optimizer: Optimizer | None = None
+    ):
         self.network, self.loss, self.optimizer = network, loss, optimizer
         last = network.layers[-1]
         name = getattr(last, "activation_name", None)
-        self.fused = (not loss.from_logits and loss.fuses_with is not None
-                      and name == loss.fuses_with)
+        self.fused = (
+            not loss.from_logits
+            and loss.fuses_with is not None
+            and name == loss.fuses_with
+        )
         self._loss = loss.with_logits() if self.fused else loss
         # do predictions come out as logits (for thresholds in metrics)?
         self.outputs_logits = loss.from_logits and name == "linear"

@@ -35,7 +35,11 @@ _FLOAT_12 = re.compile(
 # `010` is ten (not octal 8), `1:30` is text (not 90), `1_000` is text.
 _BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_REPLACED = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
+_REPLACED = {
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+}
 
 
 class _Loader(yaml.SafeLoader):
@@ -77,8 +81,18 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             col = indent.index("\t") + 1
-            raise SpecError([Issue("", "tab character in indentation; YAML "
-                                   "indentation must use spaces", file, n, col)])
+            raise SpecError(
+                [
+                    Issue(
+                        "",
+                        "tab character in indentation; YAML "
+                        "indentation must use spaces",
+                        file,
+                        n,
+                        col,
+                    )
+                ]
+            )
     loader = None
     try:
         loader = _Loader(text)
@@ -95,7 +109,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
     except RecursionError as e:
         raise SpecError([Issue("", "invalid YAML: nested too deeply", file)]) from e
     except yaml.YAMLError as e:
-        raise SpecError([Issue("", f"invalid YAML: {e}".replace("\n", " "), file)]) from e
+        raise SpecError(
+            [Issue("", f"invalid YAML: {e}".replace("\n", " "), file)]
+        ) from e
     finally:
         if loader is not None:
             loader.dispose()
@@ -105,8 +121,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
 MAX_VALUES = 100_000  # a spec is small; more means an alias bomb or a mistake
 
 
-def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: str,
-               memo: dict[int, Any] | None = None) -> Any:
+def _construct(
+    loader: _Loader,
+    node: yaml.Node,
+    path: str,
+    lines: Lines,
+    file: str,
+    memo: dict[int, Any] | None = None,
+) -> Any:
     """Build Python data from a node, recording each key's line.
 
     A node reached again through a YAML alias is built once and shared (`memo`),
@@ -116,8 +138,16 @@ def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: 
     if memo is None:
         memo = {}
         if _expanded_size(node, {}) > MAX_VALUES:
-            raise SpecError([Issue("", f"the spec expands to more than {MAX_VALUES:,} "
-                                   "values (through YAML aliases?)", file)])
+            raise SpecError(
+                [
+                    Issue(
+                        "",
+                        f"the spec expands to more than {MAX_VALUES:,} "
+                        "values (through YAML aliases?)",
+                        file,
+                    )
+                ]
+            )
     if id(node) in memo:
         return memo[id(node)]
     if isinstance(node, yaml.MappingNode):
@@ -129,11 +159,22 @@ def _construct(loader: _Loader, node: yaml.Node, path: str, lines: Lines, file: 
             key = loader.construct_object(key_node, deep=True)
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str):
-                raise SpecError([Issue(path, f"keys must be text, got {key!r}", file, *where)])
+                raise SpecError(
+                    [Issue(path, f"keys must be text, got {key!r}", file, *where)]
+                )
             sub = f"{path}.{key}" if path else key
             if key in out and n >= merged and sub in lines and lines[sub][2]:
-                raise SpecError([Issue(sub, f"duplicate key {key!r} (first set on line "
-                                       f"{lines[sub][0]})", file, *where)])
+                raise SpecError(
+                    [
+                        Issue(
+                            sub,
+                            f"duplicate key {key!r} (first set on line "
+                            f"{lines[sub][0]})",
+                            file,
+                            *where,
+                        )
+                    ]
+                )
             lines[sub] = (*where, n >= merged)  # explicit keys may not repeat
             out[key] = _construct(loader, value_node, sub, lines, file, memo)
         return out
@@ -167,10 +208,13 @@ def read_spec(path: Path) -> SpecSource:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError([Issue("", f"spec file not found (resolved to {path.resolve()})",
-                               file)]) from None
+        raise SpecError(
+            [Issue("", f"spec file not found (resolved to {path.resolve()})", file)]
+        ) from None
     except OSError as e:
-        raise SpecError([Issue("", f"cannot read spec file: {e.strerror}", file)]) from e
+        raise SpecError(
+            [Issue("", f"cannot read spec file: {e.strerror}", file)]
+        ) from e
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -179,8 +223,18 @@ def read_spec(path: Path) -> SpecSource:
     if data is None:
         raise SpecError([Issue("", "the spec is empty", file)])
     if not isinstance(data, dict):
-        raise SpecError([Issue("", "the spec must be a mapping of keys (data, model, "
-                               f"loss, ...), got {type(data).__name__}", file, 1, 1)])
+        raise SpecError(
+            [
+                Issue(
+                    "",
+                    "the spec must be a mapping of keys (data, model, "
+                    f"loss, ...), got {type(data).__name__}",
+                    file,
+                    1,
+                    1,
+                )
+            ]
+        )
     return SpecSource(data, file, lines)
 
 
@@ -192,33 +246,62 @@ def apply_override(src: SpecSource, text: str) -> None:
     """Apply one `--set dotted.path=value`; the value is parsed as YAML."""
     where = f"--set {text}"
     if "=" not in text:
-        raise SpecError([Issue("", "expected KEY=VALUE, e.g. optimizer.learning_rate=0.01",
-                               where)])
+        raise SpecError(
+            [Issue("", "expected KEY=VALUE, e.g. optimizer.learning_rate=0.01", where)]
+        )
     key, value_text = text.split("=", 1)
     key = key.strip()
     if not _KEY.fullmatch(key):
-        raise SpecError([Issue("", f"malformed key {key!r}; write a dotted path like "
-                               "optimizer.learning_rate or model.layers[0].units", where)])
-    parts = [m.group(1) if m.group(1) is not None else int(m.group(2))
-             for m in _PATH_PART.finditer(key)]
+        raise SpecError(
+            [
+                Issue(
+                    "",
+                    f"malformed key {key!r}; write a dotted path like "
+                    "optimizer.learning_rate or model.layers[0].units",
+                    where,
+                )
+            ]
+        )
+    parts = [
+        m.group(1) if m.group(1) is not None else int(m.group(2))
+        for m in _PATH_PART.finditer(key)
+    ]
     value, _ = parse_yaml(value_text.strip(), where)
     node: Any = src.data
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]
-        child = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int)
-            and part < len(node) else None)
+        child = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
+        )
         if isinstance(child, str) and isinstance(nxt, str):
             child = {"type": child}  # expand a short form: optimizer: sgd
         if child is None:
             child = {} if isinstance(nxt, str) else []
-        if isinstance(node, dict) and isinstance(part, str) or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and part < len(node)
+        ):
             node[part] = child
         else:
             raise SpecError([Issue(key, "does not name a place in the spec", where)])
         node = child
     last = parts[-1]
-    if isinstance(node, dict) and isinstance(last, str) or isinstance(node, list) and isinstance(last, int) and last < len(node):
+    if (
+        isinstance(node, dict)
+        and isinstance(last, str)
+        or isinstance(node, list)
+        and isinstance(last, int)
+        and last < len(node)
+    ):
         node[last] = value
     else:
         raise SpecError([Issue(key, "does not name a place in the spec", where)])
@@ -293,8 +376,10 @@ def locate(src: SpecSource, issue: Issue) -> Issue:
     """Give an issue raised after validation (path only) its file and line."""
     if issue.file is not None:
         return issue
-    loc = tuple(int(p[1:-1]) if p.startswith("[") else p
-                for p in re.findall(r"\[\d+\]|[^.\[\]]+", issue.path))
+    loc = tuple(
+        int(p[1:-1]) if p.startswith("[") else p
+        for p in re.findall(r"\[\d+\]|[^.\[\]]+", issue.path)
+    )
     return _place(src, loc, issue.message)
 
 
@@ -311,7 +396,13 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
         if tag_possible and isinstance(part, str) and _is_tag(node, part):
             tag_possible = False
             continue
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and part < len(node)
+        ):
             node = node[part]
         else:
             node = None
@@ -365,8 +456,11 @@ def _show(value: Any) -> str:
     if isinstance(value, dict | list):
         text = repr(value)
         return text if len(text) < 60 else text[:57] + "..."
-    return f"{value!r} ({type(value).__name__})" if not isinstance(value, int | float) or \
-        isinstance(value, bool) else repr(value)
+    return (
+        f"{value!r} ({type(value).__name__})"
+        if not isinstance(value, int | float) or isinstance(value, bool)
+        else repr(value)
+    )
 
 
 def _unknown_key(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str:
@@ -389,7 +483,9 @@ def _unknown_key(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str
     return msg + (f" (known keys: {', '.join(known)})" if known else "")
 
 
-def _model_at(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(
+    model: type[BaseModel], data: Any, loc: tuple[Any, ...]
+) -> type[BaseModel] | None:
     """The pydantic model class that validates the mapping at `loc`."""
     current: Any = model
     node = data
@@ -404,7 +500,11 @@ def _model_at(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> type[B
             return None
         node = node.get(part) if isinstance(node, dict) else None
         current = _pick_model(info.annotation, node)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    return (
+        current
+        if isinstance(current, type) and issubclass(current, BaseModel)
+        else None
+    )
 
 
 def _pick_model(annotation: Any, node: Any) -> Any:
@@ -416,8 +516,11 @@ def _pick_model(annotation: Any, node: Any) -> Any:
         return annotation
     if typing.get_origin(annotation) is list and args:
         return _pick_model(args[0], None)
-    candidates = [a for a in _flatten(annotation) if isinstance(a, type)
-                  and issubclass(a, BaseModel)]
+    candidates = [
+        a
+        for a in _flatten(annotation)
+        if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
     if len(candidates) == 1:
         return candidates[0]
     name = node.get("type") if isinstance(node, dict) else node
@@ -431,8 +534,10 @@ def _pick_model(annotation: Any, node: Any) -> Any:
 def _flatten(annotation: Any) -> list[Any]:
     import typing
 
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"),
-                                                               "UnionType", None)):
+    if typing.get_origin(annotation) in (
+        typing.Union,
+        getattr(__import__("types"), "UnionType", None),
+    ):
         return [x for a in typing.get_args(annotation) for x in _flatten(a)]
     if typing.get_origin(annotation) is typing.Annotated:
         return _flatten(typing.get_args(annotation)[0])
@@ -450,7 +555,11 @@ def _home_of(model: type[BaseModel], data: dict, key: str) -> str | None:
         for sub in _flatten(info.annotation):
             if isinstance(sub, type) and issubclass(sub, BaseModel):
                 tf = sub.model_fields.get("type")
-                if tf is not None and isinstance(node, dict) and tf.default != node.get("type"):
+                if (
+                    tf is not None
+                    and isinstance(node, dict)
+                    and tf.default != node.get("type")
+                ):
                     continue
                 if key in sub.model_fields:
                     return section

@@ -77,7 +77,9 @@ def _options(cls: Any) -> str:
             continue
         bounds = _bounds(info)
         default = _default(info)
-        parts.append(f"`{name}`={default.strip('`')}" + (f" ({bounds})" if bounds else ""))
+        parts.append(
+            f"`{name}`={default.strip('`')}" + (f" ({bounds})" if bounds else "")
+        )
     return ", ".join(parts) or "—"
 
 
@@ -112,13 +114,16 @@ def reference_markdown() -> str:
     out += _fields_table(spec.model_fields["data"].annotation, "data.")
     out += ["", "#### `model`", ""]
     out += _fields_table(spec.model_fields["model"].annotation, "model.")
-    for title, reg in (("Layers (`model.layers[]`)", layers),
-                       ("Activations (`activation:`)", activations),
-                       ("Losses (`loss:`)", losses), ("Optimizers (`optimizer:`)", optimizers),
-                       ("Initializers (`*_initializer:`)", initializers),
-                       ("Regularizers (`*_regularizer:`)", regularizers),
-                       ("Metrics (`metrics:`)", metrics),
-                       ("Shipped datasets (`data.dataset:`)", datasets)):
+    for title, reg in (
+        ("Layers (`model.layers[]`)", layers),
+        ("Activations (`activation:`)", activations),
+        ("Losses (`loss:`)", losses),
+        ("Optimizers (`optimizer:`)", optimizers),
+        ("Initializers (`*_initializer:`)", initializers),
+        ("Regularizers (`*_regularizer:`)", regularizers),
+        ("Metrics (`metrics:`)", metrics),
+        ("Shipped datasets (`data.dataset:`)", datasets),
+    ):
         out += ["", f"#### {title}", ""] + _registry_table(reg)
     out += ["", END]
     return "\n".join(out)

@@ -17,13 +17,19 @@ from nncli.registry import StrictModel, named
 
 def _one_target_error(value: Any) -> Any:
     """One clear message instead of one per branch of the union below."""
-    ok = (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-          or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-          or value is None)
+    ok = (
+        isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        or value is None
+    )
     if not ok:
         raise PydanticCustomError(
-            "target_type", "expected a column name, a column index or a list of column "
-            "names, got {value}", {"value": repr(value)})
+            "target_type",
+            "expected a column name, a column index or a list of column "
+            "names, got {value}",
+            {"value": repr(value)},
+        )
     return value
 
 
@@ -77,11 +83,15 @@ class DataSpec(StrictModel):
         if self.validation is not None and self.validation_split > 0:
             raise ValueError("give `validation` or `validation_split`, not both")
         if self.validation is not None and self.train is None:
-            raise ValueError("`validation` (a file) goes with `train` (a file); with "
-                             "`dataset` or `x`/`y` use `validation_split`")
+            raise ValueError(
+                "`validation` (a file) goes with `train` (a file); with "
+                "`dataset` or `x`/`y` use `validation_split`"
+            )
         if self.target is not None and self.dataset is not None:
-            raise ValueError("`target` names a CSV column; shipped datasets know their "
-                             "own target, remove it")
+            raise ValueError(
+                "`target` names a CSV column; shipped datasets know their "
+                "own target, remove it"
+            )
         if isinstance(self.target, list) and not self.target:
             raise ValueError("`target` is an empty list; name at least one column")
         return self
@@ -115,7 +125,8 @@ def run_spec_model() -> "type[StrictModel]":
         """The network: input shape (without the batch axis) and its layers."""
 
         input_shape: list[int] = Field(
-            min_length=1, max_length=8,
+            min_length=1,
+            max_length=8,
             description="Shape of one sample, e.g. [2] or [3, 2].",
         )
         layers: list[LayerRef] = Field(  # type: ignore[valid-type]
@@ -128,7 +139,9 @@ def run_spec_model() -> "type[StrictModel]":
         @model_validator(mode="after")
         def _positive_shape(self) -> "Model":
             if any(d <= 0 for d in self.input_shape):
-                raise ValueError(f"input_shape needs positive sizes, got {self.input_shape}")
+                raise ValueError(
+                    f"input_shape needs positive sizes, got {self.input_shape}"
+                )
             return self
 
     class RunSpec(StrictModel):
@@ -136,11 +149,14 @@ def run_spec_model() -> "type[StrictModel]":
 
         version: Literal[1] = Field(1, description="Spec format version.")
         name: str | None = Field(
-            None, min_length=1, max_length=100,
+            None,
+            min_length=1,
+            max_length=100,
             description="Run name prefix; defaults to the spec file's stem.",
         )
-        seed: int = Field(0, ge=0, description="Seeds weights, shuffling, dropout, "
-                          "splits.")
+        seed: int = Field(
+            0, ge=0, description="Seeds weights, shuffling, dropout, splits."
+        )
         backend: Literal["auto", "numpy", "cupy"] = Field(
             "numpy", description="Array backend; auto = cupy when a GPU is visible."
         )
@@ -160,6 +176,8 @@ def run_spec_model() -> "type[StrictModel]":
         )
         epochs: int = Field(1, ge=1, description="Passes over the training data.")
         batch_size: int = Field(32, ge=1, description="Samples per update (Keras: 32).")
-        shuffle: bool = Field(True, description="Reshuffle the training data each epoch.")
+        shuffle: bool = Field(
+            True, description="Reshuffle the training data each epoch."
+        )
 
     return RunSpec

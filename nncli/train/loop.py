@@ -52,9 +52,14 @@ def overflow_is_reported() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def train_epochs(model: Model, train: Batches, val: Batches | None,
-                 make_metrics: Callable[[], dict[str, Metric]], epochs: int,
-                 start_epoch: int = 0) -> Iterator[Event]:
+def train_epochs(
+    model: Model,
+    train: Batches,
+    val: Batches | None,
+    make_metrics: Callable[[], dict[str, Metric]],
+    epochs: int,
+    start_epoch: int = 0,
+) -> Iterator[Event]:
     """Train for epochs start_epoch+1 .. epochs, yielding events.
 
     The epoch loss is the sample-weighted mean of the per-batch losses, each
@@ -85,14 +90,17 @@ def train_epochs(model: Model, train: Batches, val: Batches | None,
         logs = {"loss": total / seen}
         logs.update({k: m.result() for k, m in train_metrics.items()})
         if val is not None:
-            logs.update({f"val_{k}": v for k, v in evaluate(model, val, make_metrics).items()})
+            logs.update(
+                {f"val_{k}": v for k, v in evaluate(model, val, make_metrics).items()}
+            )
         logs["learning_rate"] = float(model.optimizer.learning_rate)
         logs["seconds"] = time.perf_counter() - started
         yield EpochEvent(epoch, logs)
 
 
-def evaluate(model: Model, data: Batches,
-             make_metrics: Callable[[], dict[str, Metric]]) -> dict[str, float]:
+def evaluate(
+    model: Model, data: Batches, make_metrics: Callable[[], dict[str, Metric]]
+) -> dict[str, float]:
     """Loss (incl. weight penalties, as Keras reports it) and metrics, inference mode."""
     metrics = make_metrics()
     total, seen = 0.0, 0
@@ -104,4 +112,7 @@ def evaluate(model: Model, data: Batches,
             for m in metrics.values():
                 m.update(pred, y, logits=model.outputs_logits)
         penalty = float(model.network.regularization())
-    return {"loss": total / seen + penalty, **{k: m.result() for k, m in metrics.items()}}
+    return {
+        "loss": total / seen + penalty,
+        **{k: m.result() for k, m in metrics.items()},
+    }

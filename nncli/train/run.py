@@ -48,8 +48,12 @@ def with_absolute_paths(resolved: dict[str, Any], spec_dir: Path) -> dict[str, A
 
 
 def versions() -> dict[str, str]:
-    return {"nncli": nncli.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "nncli": nncli.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -65,8 +69,9 @@ def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return best
 
 
-def train(session: Session, runs_dir: Path, reporter: Reporter,
-          argv: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
+def train(
+    session: Session, runs_dir: Path, reporter: Reporter, argv: list[str] | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Train and write the run directory; returns (run_dir, summary).
 
     Raises DivergedError after saving what was good, Interrupted (exit 130, or
@@ -81,12 +86,19 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
     for note in getattr(splits, "notes", []):
         reporter.info(note)
     shuffle_rng = np.random.default_rng(np.random.SeedSequence(r["seed"]).spawn(2)[1])
-    train_b = Batches(splits.train.x, splits.train.y, r["batch_size"], session.backend,
-                      shuffle=r["shuffle"], rng=shuffle_rng)
+    train_b = Batches(
+        splits.train.x,
+        splits.train.y,
+        r["batch_size"],
+        session.backend,
+        shuffle=r["shuffle"],
+        rng=shuffle_rng,
+    )
     val_b = None
     if splits.validation is not None:
-        val_b = Batches(splits.validation.x, splits.validation.y, r["batch_size"],
-                        session.backend)
+        val_b = Batches(
+            splits.validation.x, splits.validation.y, r["batch_size"], session.backend
+        )
     signals = DeferredSignals()
     record: _Record | None = None
     with signals.installed():
@@ -97,8 +109,9 @@ def train(session: Session, runs_dir: Path, reporter: Reporter,
             if r["model"].get("init_weights"):
                 reporter.info(f"starting from weights {r['model']['init_weights']}")
             reporter.start(r["epochs"], len(train_b))
-            for event in train_epochs(model, train_b, val_b, session.make_metrics,
-                                      r["epochs"]):
+            for event in train_epochs(
+                model, train_b, val_b, session.make_metrics, r["epochs"]
+            ):
                 if isinstance(event, StepEvent):
                     reporter.step(event)
                 elif isinstance(event, DivergedEvent):
@@ -146,23 +159,37 @@ class _Record:
         return len(self.rows)
 
     @classmethod
-    def create(cls, session: Session, runs_dir: Path, argv: list[str] | None,
-               train_b: Any, val_b: Any) -> _Record:
+    def create(
+        cls,
+        session: Session,
+        runs_dir: Path,
+        argv: list[str] | None,
+        train_b: Any,
+        val_b: Any,
+    ) -> _Record:
         """Claim the directory and write spec, preprocessing, the initial weights
         and the summary, so even a run that stops in epoch 1 is complete."""
         r, backend = session.resolved, session.backend
         run_dir = artifacts.create_run_dir(runs_dir, r["name"])
         summary: dict[str, Any] = {
-            "status": "running", "name": r["name"], "run_dir": str(run_dir.resolve()),
-            "spec_file": str(session.spec_path.resolve()), "command": argv or sys.argv,
-            "seed": r["seed"], "epochs": r["epochs"], "epochs_run": 0,
+            "status": "running",
+            "name": r["name"],
+            "run_dir": str(run_dir.resolve()),
+            "spec_file": str(session.spec_path.resolve()),
+            "command": argv or sys.argv,
+            "seed": r["seed"],
+            "epochs": r["epochs"],
+            "epochs_run": 0,
             "train_samples": train_b.n_samples,
             "validation_samples": val_b.n_samples if val_b else 0,
             "metric_kinds": {k: m.name for k, m in session.make_metrics().items()},
             "data_sources": session.splits.sources,
             "init_weights": r["model"].get("init_weights"),
-            "backend": backend.name, "device": backend.device, "dtype": r["dtype"],
-            "versions": versions(), "warnings": list(session.warnings),
+            "backend": backend.name,
+            "device": backend.device,
+            "dtype": r["dtype"],
+            "versions": versions(),
+            "warnings": list(session.warnings),
             "started": _iso(time.time()),
         }
         record = cls(run_dir, summary)
@@ -177,18 +204,22 @@ class _Record:
         """Weights, then the metrics row, then the summary; a non-finite loss or
         weight means divergence, and nothing of that epoch is saved."""
         row = {"epoch": event.epoch, **event.logs}
-        bad = [k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])]
+        bad = [
+            k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])
+        ]
         if bad:
             raise DivergedError(
                 f"training diverged: {bad[0]} became {row[bad[0]]} at epoch "
                 f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate "
-                "or check the scale of the data")
+                "or check the scale of the data"
+            )
         weights = model.network.get_weights()
         broken = [k for k, v in weights.items() if not np.isfinite(v).all()]
         if broken:
             raise DivergedError(
                 f"training diverged: {broken[0]} became non-finite in epoch "
-                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate")
+                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate"
+            )
         self.writer.write_weights(weights, self.META)
         self.writer.append_metrics(row)
         self.rows.append(row)
@@ -196,15 +227,21 @@ class _Record:
         self.writer.write_summary(self.summary)
 
     def _kept(self) -> str:
-        return (f"weights of epoch {self.epochs} kept" if self.epochs
-                else "the initial weights kept")
+        return (
+            f"weights of epoch {self.epochs} kept"
+            if self.epochs
+            else "the initial weights kept"
+        )
 
     def finish(self, status: str, message: str | None = None) -> None:
-        self.summary.update(status=status, epochs_run=len(self.rows),
-                            wall_seconds=time.time() - self.started,
-                            finished=_iso(time.time()),
-                            final=self.rows[-1] if self.rows else {},
-                            best=_best(self.rows))
+        self.summary.update(
+            status=status,
+            epochs_run=len(self.rows),
+            wall_seconds=time.time() - self.started,
+            finished=_iso(time.time()),
+            final=self.rows[-1] if self.rows else {},
+            best=_best(self.rows),
+        )
         if message:
             self.summary["message"] = message
         self.writer.write_summary(self.summary)
@@ -215,7 +252,8 @@ class _Record:
             msg = f"interrupted after {self.epochs} complete epoch(s); saved in {self.dir}"
             status = "interrupted"
             err: BaseException = Interrupted(
-                msg, 143 if isinstance(e, Terminated) else 130)
+                msg, 143 if isinstance(e, Terminated) else 130
+            )
         elif isinstance(e, DivergedError):
             msg, status, err = str(e), "diverged", e
         else:
@@ -233,11 +271,16 @@ def _iso(t: float) -> str:
 
 def _diverged_message(event: DivergedEvent, epochs_saved: int) -> str:
     last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
-    saved = (f"weights of epoch {epochs_saved} kept" if epochs_saved
-             else "the initial weights kept")
-    return (f"training diverged: loss became {event.value} at epoch {event.epoch}, "
-            f"batch {event.step} (last finite batch loss {last}); {saved}; "
-            "try a lower optimizer.learning_rate")
+    saved = (
+        f"weights of epoch {epochs_saved} kept"
+        if epochs_saved
+        else "the initial weights kept"
+    )
+    return (
+        f"training diverged: loss became {event.value} at epoch {event.epoch}, "
+        f"batch {event.step} (last finite batch loss {last}); {saved}; "
+        "try a lower optimizer.learning_rate"
+    )
 
 
 def dead_units(session: Session, max_samples: int = 2048) -> list[str]:
@@ -254,8 +297,10 @@ def dead_units(session: Session, max_samples: int = 2048) -> list[str]:
         units = flat.shape[1]
         # a few dead units are normal in a relu net; a whole dead layer is not
         if int((flat.max(axis=0) <= 0).sum()) == units:
-            out.append(f"layer {i} ({layer.get_config()['type']}, relu, {units} units): "
-                       f"{units} of {units} units output zero for every training sample; "
-                       "no gradient flows through it and the model output is constant "
-                       "(check bias_initializer, the input scale or the learning rate)")
+            out.append(
+                f"layer {i} ({layer.get_config()['type']}, relu, {units} units): "
+                f"{units} of {units} units output zero for every training sample; "
+                "no gradient flows through it and the model output is constant "
+                "(check bias_initializer, the input scale or the learning rate)"
+            )
     return out

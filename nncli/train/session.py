@@ -36,8 +36,12 @@ class Session:
         return build_metrics(self.resolved["metrics"], self.target_kind, self.units)
 
 
-def prepare(spec_path: Path, overrides: list[str] = (), init_weights: Path | None = None,
-            load_data: bool = True) -> Session:
+def prepare(
+    spec_path: Path,
+    overrides: list[str] = (),
+    init_weights: Path | None = None,
+    load_data: bool = True,
+) -> Session:
     """Validate the spec, build the model and load the data; write nothing."""
     from nncli.spec.load import apply_override, locate, read_spec, validate
 
@@ -61,8 +65,9 @@ def prepare(spec_path: Path, overrides: list[str] = (), init_weights: Path | Non
     return session
 
 
-def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
-                  spec_dir: Path) -> Session:
+def build_session(
+    spec: Any, resolved: dict[str, Any], spec_path: Path, spec_dir: Path
+) -> Session:
     """Backend, network, loss and optimizer from a resolved spec."""
     from nncli.engine.backend import Backend
     from nncli.engine.losses import losses
@@ -71,20 +76,35 @@ def build_session(spec: Any, resolved: dict[str, Any], spec_path: Path,
 
     backend = Backend.from_name(resolved["backend"], resolved["dtype"])
     network = Sequential.from_config(resolved["model"]["layers"])
-    init_rng = np.random.default_rng(np.random.SeedSequence(resolved["seed"]).spawn(1)[0])
+    init_rng = np.random.default_rng(
+        np.random.SeedSequence(resolved["seed"]).spawn(1)[0]
+    )
     try:
-        shape = network.build(tuple(resolved["model"]["input_shape"]), backend, init_rng)
+        shape = network.build(
+            tuple(resolved["model"]["input_shape"]), backend, init_rng
+        )
     except LayerBuildError as e:
         raise SpecError(str(e), f"model.layers[{e.index}]") from e
     for i, name in network.initial_problems():
-        raise SpecError(f"the initial {name} is not finite in {resolved['dtype']}; "
-                        f"check {name}_initializer", f"model.layers[{i}]")
+        raise SpecError(
+            f"the initial {name} is not finite in {resolved['dtype']}; "
+            f"check {name}_initializer",
+            f"model.layers[{i}]",
+        )
     loss = losses.create(resolved["loss"])
     _check_head(network, loss, int(shape[-1]))
     model = Model(network, loss, optimizers.create(resolved["optimizer"]))
     _load_init_weights(network, resolved["model"].get("init_weights"), spec_dir)
-    session = Session(spec, resolved, spec_path, backend, model, None,
-                      units=int(shape[-1]), target_kind=loss.target_kind)
+    session = Session(
+        spec,
+        resolved,
+        spec_path,
+        backend,
+        model,
+        None,
+        units=int(shape[-1]),
+        target_kind=loss.target_kind,
+    )
     session.warnings += _spec_warnings(session)
     return session
 
@@ -97,7 +117,9 @@ def _check_head(network: Any, loss: Any, units: int) -> None:
         raise SpecError(
             "a softmax over 1 unit always outputs 1.0, so the loss cannot change and "
             "nothing is learned; use activation: sigmoid with binary_crossentropy, or "
-            "2 softmax units", f"model.layers[{last}]")
+            "2 softmax units",
+            f"model.layers[{last}]",
+        )
 
 
 def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> None:
@@ -114,8 +136,9 @@ def _load_init_weights(network: Any, path_text: str | None, spec_dir: Path) -> N
         raise SpecError(str(e), "model.init_weights") from e
     for name, p in network.params().items():
         if not np.isfinite(network.backend.to_numpy(p)).all():
-            raise SpecError(f"{path}: {name} holds NaN or infinite values",
-                            "model.init_weights")
+            raise SpecError(
+                f"{path}: {name} holds NaN or infinite values", "model.init_weights"
+            )
 
 
 def _spec_warnings(session: Session) -> list[str]:
@@ -124,9 +147,11 @@ def _spec_warnings(session: Session) -> list[str]:
     last = session.model.network.layers[-1]
     act = getattr(last, "activation_name", None)
     if loss_type == "binary_crossentropy" and act == "softmax" and session.units > 1:
-        out.append(f"binary_crossentropy on a {session.units}-unit softmax output: this is "
-                   "probably meant to be categorical_crossentropy (one-hot targets) or "
-                   "sparse_categorical_crossentropy (integer labels)")
+        out.append(
+            f"binary_crossentropy on a {session.units}-unit softmax output: this is "
+            "probably meant to be categorical_crossentropy (one-hot targets) or "
+            "sparse_categorical_crossentropy (integer labels)"
+        )
     return out
 
 
@@ -137,7 +162,9 @@ def attach_data(session: Session, spec_dir: Path) -> None:
 
     r = session.resolved
     try:
-        splits = load_data(r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"]))
+        splits = load_data(
+            r["data"], spec_dir, r["seed"], tuple(r["model"]["input_shape"])
+        )
     except MemoryError:
         raise DataError("not enough memory to load the data") from None
     last = session.model.network.layers[-1]
@@ -162,9 +189,13 @@ def check_fits(ds: Any, dtype: Any, feature_names: list[str] | None) -> None:
         bad = np.argwhere(~(np.abs(flat) <= limit))
         if len(bad):
             i, j = bad[0]
-            col = (f" {feature_names[j]!r}" if what == "feature" and feature_names
-                   and j < len(feature_names) else f" {j + 1}")
+            col = (
+                f" {feature_names[j]!r}"
+                if what == "feature" and feature_names and j < len(feature_names)
+                else f" {j + 1}"
+            )
             raise DataError(
                 f"{ds.role} data {getattr(ds, 'name', ds.origin)}: row {ds.rows[i]}, "
                 f"{what}{col} = {flat[i, j]:g} does not fit in {np.dtype(dtype).name} "
-                f"(largest {limit:.3g}); rescale the data or set data.standardize: true")
+                f"(largest {limit:.3g}); rescale the data or set data.standardize: true"
+            )

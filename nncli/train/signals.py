@@ -41,7 +41,9 @@ class DeferredSignals:
         if threading.current_thread() is not threading.main_thread():
             yield  # signals can only be handled in the main thread
             return
-        old = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        old = {
+            s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             yield
         finally:

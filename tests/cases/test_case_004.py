@@ -35,9 +35,15 @@ def folder(tmp_path):
 def test_integer_labels_with_categorical_loss_are_refused(folder, tmp_path):
     runs = tmp_path / "runs"
     result = train(folder / "spec_a_int_with_cce.yaml", runs)
-    text = assert_refused(result, 3, "train_int_labels.csv", "one-hot",
-                          "3 columns", "1 column of integer class ids",
-                          "sparse_categorical_crossentropy")
+    text = assert_refused(
+        result,
+        3,
+        "train_int_labels.csv",
+        "one-hot",
+        "3 columns",
+        "1 column of integer class ids",
+        "sparse_categorical_crossentropy",
+    )
     assert "3.29" not in text  # the meaningless broadcast loss never appears
     assert_no_runs(runs)
 
@@ -46,22 +52,36 @@ def test_single_softmax_unit_is_refused_at_validation(folder, tmp_path):
     runs = tmp_path / "runs"
     result = train(folder / "spec_b_single_softmax_unit.yaml", runs)
     # a spec error that cites the spec file and the layer's line
-    text = assert_refused(result, 2, "spec_b_single_softmax_unit.yaml:",
-                          "model.layers[0]", "softmax", "1 unit", "sigmoid",
-                          "binary_crossentropy", "2 softmax units")
+    text = assert_refused(
+        result,
+        2,
+        "spec_b_single_softmax_unit.yaml:",
+        "model.layers[0]",
+        "softmax",
+        "1 unit",
+        "sigmoid",
+        "binary_crossentropy",
+        "2 softmax units",
+    )
     assert "<spec>" not in text
     assert_no_runs(runs)
     # `validate` refuses it too, so the mistake shows before any training run
-    assert_refused(cli("validate", folder / "spec_b_single_softmax_unit.yaml"), 2,
-                   "softmax")
+    assert_refused(
+        cli("validate", folder / "spec_b_single_softmax_unit.yaml"), 2, "softmax"
+    )
 
 
 def test_onehot_labels_with_sparse_loss_are_refused(folder, tmp_path):
     runs = tmp_path / "runs"
     result = train(folder / "spec_c_onehot_with_sparse.yaml", runs)
-    assert_refused(result, 3, "train_onehot_labels.csv",
-                   "one integer class label per row", "3 columns",
-                   "categorical_crossentropy")
+    assert_refused(
+        result,
+        3,
+        "train_onehot_labels.csv",
+        "one integer class label per row",
+        "3 columns",
+        "categorical_crossentropy",
+    )
     assert_no_runs(runs)
 
 
@@ -69,8 +89,10 @@ def test_onehot_labels_with_categorical_loss_train(folder, tmp_path):
     run_dir, out = train_ok(folder / "spec_d_control.yaml", tmp_path / "runs")
     assert out["metrics"]["loss"] == pytest.approx(math.log(3), rel=RTOL)
     w = weights(run_dir)
-    np.testing.assert_allclose(w["layers.0.kernel"], reference_kernel(),
-                               rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(w["layers.0.kernel"][0],
-                               [-0.03055556, 0.02611111, 0.00444444], atol=ATOL)
+    np.testing.assert_allclose(
+        w["layers.0.kernel"], reference_kernel(), rtol=RTOL, atol=ATOL
+    )
+    np.testing.assert_allclose(
+        w["layers.0.kernel"][0], [-0.03055556, 0.02611111, 0.00444444], atol=ATOL
+    )
     np.testing.assert_allclose(w["layers.0.bias"], np.zeros(3), atol=1e-7)

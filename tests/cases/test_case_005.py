@@ -76,8 +76,9 @@ def test_divergence_stops_at_first_non_finite_epoch(folder, tmp_path, dtype, fir
     assert [r["epoch"] for r in rows] == list(range(1, first_bad))  # none dropped
     got = [r["loss"] for r in rows]
     assert all(math.isfinite(v) for v in got)
-    np.testing.assert_allclose(got[:5], [41, 2214.375, 119635.46875, 6.46354e6,
-                                         3.49206e8], rtol=1e-5)
+    np.testing.assert_allclose(
+        got[:5], [41, 2214.375, 119635.46875, 6.46354e6, 3.49206e8], rtol=1e-5
+    )
     np.testing.assert_allclose(got, losses[:-1], rtol=1e-4)
 
     s = summary(run_dir)
@@ -106,8 +107,9 @@ def test_sane_learning_rate_control(folder, tmp_path):
     assert summary(run_dir)["status"] == "completed"
 
 
-def test_eval_and_predict_of_the_diverged_run_report_inf_without_warnings(folder,
-                                                                          tmp_path):
+def test_eval_and_predict_of_the_diverged_run_report_inf_without_warnings(
+    folder, tmp_path
+):
     # pytest turns warnings into errors: a numpy overflow warning would fail here
     runs = tmp_path / "runs"
     assert train(folder / "spec_diverge.yaml", runs).exit_code == 4

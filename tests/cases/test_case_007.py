@@ -39,6 +39,7 @@ def test_predictions_are_probabilities_or_the_logits_that_give_them(folder, tmp_
     z = np.array([row["output"][0] for row in rows])  # the raw logits, as Keras
     np.testing.assert_allclose(z, Z, rtol=1e-6)
     # ... and what they mean: probabilities through the sigmoid
-    np.testing.assert_allclose([row["probabilities"][0] for row in rows], PROBS,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        [row["probabilities"][0] for row in rows], PROBS, atol=1e-6
+    )
     assert all("probabilities" not in row for row in predict(probs_run, data))

@@ -54,4 +54,5 @@ def test_explicit_metric_names(folder, tmp_path):
     assert out["metrics"]["binary_accuracy"] == 0.5
     assert summary(run_dir)["metric_kinds"] == {
         "categorical_accuracy": "categorical_accuracy",
-        "binary_accuracy": "binary_accuracy"}
+        "binary_accuracy": "binary_accuracy",
+    }

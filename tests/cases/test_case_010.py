@@ -34,12 +34,14 @@ def _dead_unit_warning(text: str) -> str:
     return line
 
 
-@pytest.mark.parametrize(("spec", "epochs"),
-                         [("spec_1epoch.yaml", 1), ("spec_5epochs.yaml", 5)])
+@pytest.mark.parametrize(
+    ("spec", "epochs"), [("spec_1epoch.yaml", 1), ("spec_5epochs.yaml", 5)]
+)
 def test_only_the_output_bias_learns(folder, tmp_path, spec, epochs):
     run_dir, _ = train_ok(folder / spec, tmp_path / "runs")
-    np.testing.assert_allclose([r["loss"] for r in metrics(run_dir)], LOSSES[:epochs],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        [r["loss"] for r in metrics(run_dir)], LOSSES[:epochs], rtol=1e-5
+    )
     w = weights(run_dir)
     _unchanged_hidden_layer(w)
     np.testing.assert_allclose(w["layers.1.bias"], [OUTPUT_BIAS[epochs]], rtol=1e-5)

@@ -31,8 +31,10 @@ def test_validation_and_predict_run_without_dropout(folder, tmp_path):
     # dropout really ran in training: with rate 0.5 all three losses being 0
     # has probability 0.375**6 (seed-fixed run; this documents the evidence)
     assert any(r["loss"] > 0 for r in rows)
-    runs = [[r["output"][0] for r in predict(run_dir, folder / "train.csv")]
-            for _ in range(5)]
+    runs = [
+        [r["output"][0] for r in predict(run_dir, folder / "train.csv")]
+        for _ in range(5)
+    ]
     assert all(p == [2.0, 4.0] for p in runs), runs
     # a reload of the saved weights in inference mode gives the same
     spec = RunReader(run_dir).spec()

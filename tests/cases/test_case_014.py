@@ -42,8 +42,9 @@ def test_row_major_order_reaches_the_model(folder, tmp_path):
 def test_seven_columns_do_not_fit_three_by_two(folder, tmp_path):
     runs = tmp_path / "runs"
     result = train(folder / "spec_dense_bad_columns.yaml", runs)
-    assert_refused(result, 3, "train_7cols.csv", "[3, 2]", "3 × 2 = 6",
-                   "7 feature columns")
+    assert_refused(
+        result, 3, "train_7cols.csv", "[3, 2]", "3 × 2 = 6", "7 feature columns"
+    )
     assert_no_runs(runs)
 
 
@@ -65,14 +66,23 @@ def test_lstm_predictions_follow_row_major_order(folder, tmp_path):
 @NEEDS_LSTM
 def test_lstm_refuses_seven_columns(folder, tmp_path):
     runs = tmp_path / "runs"
-    assert_refused(train(folder / "spec_bad_columns.yaml", runs), 3,
-                   "3 × 2 = 6", "7 feature columns")
+    assert_refused(
+        train(folder / "spec_bad_columns.yaml", runs),
+        3,
+        "3 × 2 = 6",
+        "7 feature columns",
+    )
     assert_no_runs(runs)
 
 
 @NEEDS_LSTM
 def test_lstm_refuses_a_flat_input_shape(folder, tmp_path):
     runs = tmp_path / "runs"
-    assert_refused(train(folder / "spec_flat_shape.yaml", runs), 2,
-                   "[timesteps, features]", "[6]", "[3, 2]")
+    assert_refused(
+        train(folder / "spec_flat_shape.yaml", runs),
+        2,
+        "[timesteps, features]",
+        "[6]",
+        "[3, 2]",
+    )
     assert_no_runs(runs)

@@ -20,8 +20,9 @@ def folder(tmp_path):
     return case(tmp_path, "CASE-015")
 
 
-@pytest.mark.parametrize("spec", ["spec_sci.yaml", "spec_sci_upper.yaml",
-                                  "spec_decimal.yaml"])
+@pytest.mark.parametrize(
+    "spec", ["spec_sci.yaml", "spec_sci_upper.yaml", "spec_decimal.yaml"]
+)
 def test_scientific_notation_is_a_number(folder, tmp_path, spec):
     run_dir, out = train_ok(folder / spec, tmp_path / "runs")
     assert out["metrics"]["loss"] == pytest.approx(10.0, rel=RTOL)
@@ -36,8 +37,13 @@ def test_scientific_notation_is_a_number(folder, tmp_path, spec):
 
 def test_not_a_number_is_refused_with_key_line_and_value(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_bad.yaml", runs), 2,
-                          "spec_bad.yaml:19:", "optimizer.learning_rate",
-                          "expected a number", "'fast'")
+    text = assert_refused(
+        train(folder / "spec_bad.yaml", runs),
+        2,
+        "spec_bad.yaml:19:",
+        "optimizer.learning_rate",
+        "expected a number",
+        "'fast'",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)

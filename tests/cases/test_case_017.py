@@ -29,16 +29,26 @@ def test_fixture_keeps_the_tabs(folder):
 
 def test_tab_indentation(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_tab_indent.yaml", runs), 2,
-                          "spec_tab_indent.yaml:10:1:", "tab", "spaces")
+    text = assert_refused(
+        train(folder / "spec_tab_indent.yaml", runs),
+        2,
+        "spec_tab_indent.yaml:10:1:",
+        "tab",
+        "spaces",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)
 
 
 def test_tab_before_a_comment(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_tab_comment.yaml", runs), 2,
-                          "spec_tab_comment.yaml:19:10:", "tab", "spaces")
+    text = assert_refused(
+        train(folder / "spec_tab_comment.yaml", runs),
+        2,
+        "spec_tab_comment.yaml:19:10:",
+        "tab",
+        "spaces",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)
 

@@ -20,14 +20,33 @@ def folder(tmp_path):
     return case(tmp_path, "CASE-019")
 
 
-@pytest.mark.parametrize(("spec", "fragments"), [
-    ("spec_typo.yaml", ["spec_typo.yaml:19:", "optimizer.learnig_rate", "unknown key",
-                        "did you mean 'learning_rate'"]),
-    ("spec_misplaced.yaml", ["spec_misplaced.yaml:19:", "learning_rate",
-                             "top level", "belongs under 'optimizer'"]),
-    ("spec_case.yaml", ["spec_case.yaml:21:", "Epochs", "case-sensitive",
-                        "did you mean 'epochs'"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        (
+            "spec_typo.yaml",
+            [
+                "spec_typo.yaml:19:",
+                "optimizer.learnig_rate",
+                "unknown key",
+                "did you mean 'learning_rate'",
+            ],
+        ),
+        (
+            "spec_misplaced.yaml",
+            [
+                "spec_misplaced.yaml:19:",
+                "learning_rate",
+                "top level",
+                "belongs under 'optimizer'",
+            ],
+        ),
+        (
+            "spec_case.yaml",
+            ["spec_case.yaml:21:", "Epochs", "case-sensitive", "did you mean 'epochs'"],
+        ),
+    ],
+)
 def test_bad_keys_are_refused(folder, tmp_path, spec, fragments):
     runs = tmp_path / "runs"
     text = assert_refused(train(folder / spec, runs), 2, *fragments)

@@ -24,13 +24,17 @@ def folder(tmp_path):
     return case(tmp_path, "CASE-020")
 
 
-@pytest.mark.parametrize(("cwd", "spec"), [
-    ("project", "configs/exp.yaml"),
-    ("project/configs", "exp.yaml"),
-    ("/", None),  # absolute spec path
-])
-def test_paths_resolve_against_the_spec_from_any_cwd(folder, tmp_path, monkeypatch,
-                                                      cwd, spec):
+@pytest.mark.parametrize(
+    ("cwd", "spec"),
+    [
+        ("project", "configs/exp.yaml"),
+        ("project/configs", "exp.yaml"),
+        ("/", None),  # absolute spec path
+    ],
+)
+def test_paths_resolve_against_the_spec_from_any_cwd(
+    folder, tmp_path, monkeypatch, cwd, spec
+):
     spec_path = folder / "project/configs/exp.yaml"
     monkeypatch.chdir(folder / cwd if cwd != "/" else "/")
     run_dir, out = train_ok(spec or spec_path, tmp_path / "runs")
@@ -55,9 +59,12 @@ def test_missing_file_shows_written_and_resolved_paths(folder, tmp_path, monkeyp
     monkeypatch.chdir(folder / "project")
     runs = tmp_path / "runs"
     resolved = (folder / "project/data/does_not_exist.csv").resolve()
-    text = assert_refused(train("configs/exp_missing.yaml", runs), 3,
-                          "../data/does_not_exist.csv", str(resolved),
-                          "relative paths are resolved against the spec file's "
-                          "directory")
+    text = assert_refused(
+        train("configs/exp_missing.yaml", runs),
+        3,
+        "../data/does_not_exist.csv",
+        str(resolved),
+        "relative paths are resolved against the spec file's directory",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)

@@ -21,12 +21,16 @@ def folder(tmp_path):
 
 def test_missing_cells_are_listed_and_refused(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_default.yaml", runs), 3,
-                          "train.csv", "3 missing values",
-                          "row 2 column 'horsepower' = '?'",
-                          "row 4 column 'weight' is empty",
-                          "row 5 column 'horsepower' = 'NaN'",
-                          "data.missing: drop")
+    text = assert_refused(
+        train(folder / "spec_default.yaml", runs),
+        3,
+        "train.csv",
+        "3 missing values",
+        "row 2 column 'horsepower' = '?'",
+        "row 4 column 'weight' is empty",
+        "row 5 column 'horsepower' = 'NaN'",
+        "data.missing: drop",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)
 
@@ -39,22 +43,37 @@ def test_drop_keeps_complete_rows(folder, tmp_path):
     assert summary(run_dir)["train_samples"] == 3
 
 
-@pytest.mark.parametrize(("cell", "shown"), [("?", "= '?'"), ("", "is empty"),
-                                             ("NaN", "= 'NaN'")])
+@pytest.mark.parametrize(
+    ("cell", "shown"), [("?", "= '?'"), ("", "is empty"), ("NaN", "= 'NaN'")]
+)
 def test_validation_targets_are_checked_too(folder, tmp_path, cell, shown):
     (folder / "clean.csv").write_text(
-        "cylinders,horsepower,weight,mpg\n8,130,3.504,18\n6,100,2.634,19\n")
+        "cylinders,horsepower,weight,mpg\n8,130,3.504,18\n6,100,2.634,19\n"
+    )
     (folder / "valid.csv").write_text(
-        "cylinders,horsepower,weight,mpg\n8,130,3.504,18\n6,100,2.634," + cell + "\n")
+        "cylinders,horsepower,weight,mpg\n8,130,3.504,18\n6,100,2.634," + cell + "\n"
+    )
     runs = tmp_path / "runs"
-    result = train(folder / "spec_default.yaml", runs, "--set", "data.train=clean.csv",
-                   "--set", "data.validation=valid.csv")
-    assert_refused(result, 3, "validation file valid.csv",
-                   f"row 2 column 'mpg' {shown}")
+    result = train(
+        folder / "spec_default.yaml",
+        runs,
+        "--set",
+        "data.train=clean.csv",
+        "--set",
+        "data.validation=valid.csv",
+    )
+    assert_refused(
+        result, 3, "validation file valid.csv", f"row 2 column 'mpg' {shown}"
+    )
     assert_no_runs(runs)
     # with data.missing: drop, incomplete validation rows are dropped the same way
-    run_dir, out = train_ok(folder / "spec_drop.yaml", runs,
-                            "--set", "data.train=clean.csv",
-                            "--set", "data.validation=valid.csv")
+    run_dir, out = train_ok(
+        folder / "spec_drop.yaml",
+        runs,
+        "--set",
+        "data.train=clean.csv",
+        "--set",
+        "data.validation=valid.csv",
+    )
     assert "dropped 1 of 2 validation rows" in out["stderr"]
     assert summary(run_dir)["validation_samples"] == 1

@@ -20,8 +20,14 @@ def folder(tmp_path):
 
 def test_row_count_mismatch_is_refused(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_mismatch.yaml", runs), 3,
-                          "features.csv", "labels_4rows.csv", "5", "4")
+    text = assert_refused(
+        train(folder / "spec_mismatch.yaml", runs),
+        3,
+        "features.csv",
+        "labels_4rows.csv",
+        "5",
+        "4",
+    )
     assert "5 data rows" in text and "has 4" in text
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)

@@ -20,14 +20,21 @@ def folder(tmp_path):
     return case(tmp_path, "CASE-024")
 
 
-@pytest.mark.parametrize(("spec", "fragments"), [
-    ("spec_header_only.yaml", ["training file header_only.csv", "0 data rows"]),
-    ("spec_zero_bytes.yaml", ["training file zero_bytes.csv", "is empty",
-                              "0 data rows", "no header"]),
-    ("spec_blank_lines.yaml", ["training file blank_lines.csv", "0 data rows"]),
-    ("spec_empty_validation.yaml", ["validation file header_only.csv",
-                                    "0 data rows"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ("spec_header_only.yaml", ["training file header_only.csv", "0 data rows"]),
+        (
+            "spec_zero_bytes.yaml",
+            ["training file zero_bytes.csv", "is empty", "0 data rows", "no header"],
+        ),
+        ("spec_blank_lines.yaml", ["training file blank_lines.csv", "0 data rows"]),
+        (
+            "spec_empty_validation.yaml",
+            ["validation file header_only.csv", "0 data rows"],
+        ),
+    ],
+)
 def test_empty_files_are_refused(folder, tmp_path, spec, fragments):
     runs = tmp_path / "runs"
     result = train(folder / spec, runs)

@@ -28,8 +28,14 @@ from casekit import (
 )
 from test_case_003 import reference_kernel
 
-ROWS = [[5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5],
-        [4.9, 3.0, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [5.8, 2.7, 5.1, 1.9]]
+ROWS = [
+    [5.1, 3.5, 1.4, 0.2],
+    [7.0, 3.2, 4.7, 1.4],
+    [6.3, 3.3, 6.0, 2.5],
+    [4.9, 3.0, 1.4, 0.2],
+    [6.4, 3.2, 4.5, 1.5],
+    [5.8, 2.7, 5.1, 1.9],
+]
 CLASSES = ["setosa", "versicolor", "virginica"]
 
 
@@ -46,8 +52,9 @@ def test_class_names_train_like_integer_ids(folder, tmp_path):
     assert "setosa=0, versicolor=1, virginica=2" in out["stderr"]
     w = weights(run_dir)
     # the rows are interleaved, but the sums over them are those of CASE-003
-    np.testing.assert_allclose(w["layers.0.kernel"], reference_kernel(),
-                               rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        w["layers.0.kernel"], reference_kernel(), rtol=RTOL, atol=ATOL
+    )
     np.testing.assert_allclose(w["layers.0.bias"], np.zeros(3), atol=1e-7)
 
 
@@ -60,8 +67,13 @@ def test_predict_reports_class_names(folder, tmp_path):
 
 def test_unseen_validation_class_is_refused(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_unseen_class.yaml", runs), 3,
-                          "valid_unseen_class.csv", "row 2", "'iris-unknown'",
-                          "setosa, versicolor, virginica")
+    text = assert_refused(
+        train(folder / "spec_unseen_class.yaml", runs),
+        3,
+        "valid_unseen_class.csv",
+        "row 2",
+        "'iris-unknown'",
+        "setosa, versicolor, virginica",
+    )
     assert len(text.splitlines()) == 1
     assert_no_runs(runs)

@@ -55,13 +55,20 @@ def run_with_pty(args, cwd, env, on_pty=("stdout", "stderr")):
     """Run nncli with the named streams on one pseudo-terminal and the others
     captured through pipes; -> (exit code, pty bytes, {stream: piped bytes})."""
     master, slave = os.openpty()
-    streams = {name: slave if name in on_pty else subprocess.PIPE
-               for name in ("stdout", "stderr")}
+    streams = {
+        name: slave if name in on_pty else subprocess.PIPE
+        for name in ("stdout", "stderr")
+    }
     with subprocess.Popen(nncli_cmd(*args), cwd=cwd, env=env, **streams) as proc:
         os.close(slave)
         readers = {master: "tty"}
-        readers.update({p.fileno(): n for n, p in (("stdout", proc.stdout),
-                                                    ("stderr", proc.stderr)) if p})
+        readers.update(
+            {
+                p.fileno(): n
+                for n, p in (("stdout", proc.stdout), ("stderr", proc.stderr))
+                if p
+            }
+        )
         chunks = {name: b"" for name in readers.values()}
         while readers:
             ready, _, _ = select.select(list(readers), [], [], 60)
@@ -96,9 +103,15 @@ def test_both_streams_redirected(folder, tmp_path):
     runs = tmp_path / "runs"
     out_txt, err_txt = tmp_path / "out.txt", tmp_path / "err.txt"
     with open(out_txt, "wb") as out, open(err_txt, "wb") as err:
-        code = subprocess.run(nncli_cmd("train", "spec.yaml", "--runs-dir", runs),
-                              cwd=folder, env=child_env(), stdout=out, stderr=err,
-                              timeout=60, check=False).returncode
+        code = subprocess.run(
+            nncli_cmd("train", "spec.yaml", "--runs-dir", runs),
+            cwd=folder,
+            env=child_env(),
+            stdout=out,
+            stderr=err,
+            timeout=60,
+            check=False,
+        ).returncode
     stdout, stderr = out_txt.read_bytes(), err_txt.read_bytes()
     assert code == 0, stderr
     assert log_problems(stdout, stderr) == []
@@ -108,17 +121,24 @@ def test_both_streams_redirected(folder, tmp_path):
 
 def test_stderr_redirected_stdout_on_a_terminal(folder, tmp_path):
     runs = tmp_path / "runs"
-    code, _, piped = run_with_pty(["train", "spec.yaml", "--runs-dir", runs],
-                                  folder, child_env(), on_pty=("stdout",))
+    code, _, piped = run_with_pty(
+        ["train", "spec.yaml", "--runs-dir", runs],
+        folder,
+        child_env(),
+        on_pty=("stdout",),
+    )
     assert code == 0, piped["stderr"]
     assert log_problems(b"", piped["stderr"]) == []
 
 
 def test_stdout_redirected_stderr_on_a_terminal_without_colour(folder, tmp_path):
     runs = tmp_path / "runs"
-    code, tty, piped = run_with_pty(["train", "spec.yaml", "--runs-dir", runs],
-                                    folder, child_env(NO_COLOR="1"),
-                                    on_pty=("stderr",))
+    code, tty, piped = run_with_pty(
+        ["train", "spec.yaml", "--runs-dir", runs],
+        folder,
+        child_env(NO_COLOR="1"),
+        on_pty=("stderr",),
+    )
     assert code == 0, tty
     _run_dir_only(piped["stdout"], runs)  # the piped stream stays clean
     assert b"\x1b[" in tty  # the terminal does get the live display ...
@@ -129,8 +149,9 @@ def test_stdout_redirected_stderr_on_a_terminal_without_colour(folder, tmp_path)
 
 def test_ci_on_a_pseudo_terminal_gets_plain_lines(folder, tmp_path):
     runs = tmp_path / "runs"
-    code, tty, _ = run_with_pty(["train", "spec.yaml", "--runs-dir", runs],
-                                folder, child_env(CI="true"))
+    code, tty, _ = run_with_pty(
+        ["train", "spec.yaml", "--runs-dir", runs], folder, child_env(CI="true")
+    )
     assert code == 0, tty
     # a pty turns "\n" into "\r\n"; any other control character is a failure
     assert log_problems(b"", tty.replace(b"\r\n", b"\n")) == []

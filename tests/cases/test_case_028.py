@@ -39,16 +39,21 @@ def _epochs_written(runs) -> int:
     return 0
 
 
-def interrupt(folder, tmp_path, signals: list[int], after_epochs: int,
-              extra_delay: float = 0.0) -> tuple[int, str, float]:
+def interrupt(
+    folder, tmp_path, signals: list[int], after_epochs: int, extra_delay: float = 0.0
+) -> tuple[int, str, float]:
     """Start training, wait for `after_epochs` epochs, send `signals` (in quick
     succession); -> (exit code, stderr, seconds from first signal to exit)."""
     runs = tmp_path / "runs"
     err_path = tmp_path / "err.txt"
     with open(err_path, "wb") as err:
-        proc = subprocess.Popen(nncli_cmd("train", "spec.yaml", "--runs-dir", runs),
-                                cwd=folder, env=child_env(), stdout=subprocess.DEVNULL,
-                                stderr=err)
+        proc = subprocess.Popen(
+            nncli_cmd("train", "spec.yaml", "--runs-dir", runs),
+            cwd=folder,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         try:
             deadline = time.monotonic() + 60
             while _epochs_written(runs) < after_epochs:
@@ -73,12 +78,16 @@ def check_run_left_behind(runs, stderr: str) -> int:
     from safetensors.numpy import load_file
 
     (run_dir,) = list(runs.iterdir())
-    leftovers = [p.name for p in run_dir.iterdir()
-                 if p.name.startswith(".") or p.suffix in (".tmp", ".partial")]
+    leftovers = [
+        p.name
+        for p in run_dir.iterdir()
+        if p.name.startswith(".") or p.suffix in (".tmp", ".partial")
+    ]
     assert leftovers == []
     weights = load_file(str(run_dir / "weights.safetensors"))  # not truncated
-    assert sorted(weights) == [f"layers.{i}.{p}" for i in range(3)
-                               for p in ("bias", "kernel")]
+    assert sorted(weights) == [
+        f"layers.{i}.{p}" for i in range(3) for p in ("bias", "kernel")
+    ]
     assert all(np.isfinite(w).all() for w in weights.values())
     with (run_dir / "metrics.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -99,12 +108,15 @@ def check_run_left_behind(runs, stderr: str) -> int:
     return len(rows)
 
 
-@pytest.mark.parametrize(("after_epochs", "extra_delay"),
-                         [(2, 0.0), (3, 0.004), (4, 0.05)])
-def test_sigint_exits_130_with_a_loadable_checkpoint(folder, tmp_path, after_epochs,
-                                                     extra_delay):
-    code, stderr, took = interrupt(folder, tmp_path, [signal.SIGINT], after_epochs,
-                                   extra_delay)
+@pytest.mark.parametrize(
+    ("after_epochs", "extra_delay"), [(2, 0.0), (3, 0.004), (4, 0.05)]
+)
+def test_sigint_exits_130_with_a_loadable_checkpoint(
+    folder, tmp_path, after_epochs, extra_delay
+):
+    code, stderr, took = interrupt(
+        folder, tmp_path, [signal.SIGINT], after_epochs, extra_delay
+    )
     assert code == 130, stderr
     assert took < 10
     assert check_run_left_behind(tmp_path / "runs", stderr) >= after_epochs
@@ -137,9 +149,13 @@ def test_resume_continues_from_the_last_complete_epoch(folder, tmp_path):
     runs = tmp_path / "runs"
     done = check_run_left_behind(runs, stderr)
     (run_dir,) = list(runs.iterdir())
-    proc = subprocess.Popen(nncli_cmd("train", "--resume", run_dir), cwd=folder,
-                            env=child_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        nncli_cmd("train", "--resume", run_dir),
+        cwd=folder,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while _epochs_written(runs) < done + 2 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -42,16 +42,25 @@ def test_missing_spec_file(folder, tmp_path, monkeypatch):
     monkeypatch.chdir(folder)
     runs = tmp_path / "runs"
     result = train("does_not_exist.yaml", runs)
-    assert_refused(result, 2, "does_not_exist.yaml", "not found",
-                   str(folder / "does_not_exist.yaml"))
+    assert_refused(
+        result,
+        2,
+        "does_not_exist.yaml",
+        "not found",
+        str(folder / "does_not_exist.yaml"),
+    )
     assert result.stdout == ""  # errors go to stderr
     assert_no_runs(runs)
 
 
 def test_broken_yaml(folder, tmp_path):
     runs = tmp_path / "runs"
-    text = assert_refused(train(folder / "spec_broken_yaml.yaml", runs), 2,
-                          "spec_broken_yaml.yaml:", "invalid YAML")
+    text = assert_refused(
+        train(folder / "spec_broken_yaml.yaml", runs),
+        2,
+        "spec_broken_yaml.yaml:",
+        "invalid YAML",
+    )
     line, column = map(int, re.search(r"\.yaml:(\d+):(\d+):", text).groups())
     assert line in (9, 10) and column > 0
     assert_no_runs(runs)
@@ -71,8 +80,9 @@ def test_help_is_success():
     assert "train" in result.stdout
 
 
-@pytest.mark.parametrize("args", [["--no-such-option"], ["train"],
-                                  ["train", "x.yaml", "--no-such-option"]])
+@pytest.mark.parametrize(
+    "args", [["--no-such-option"], ["train"], ["train", "x.yaml", "--no-such-option"]]
+)
 def test_usage_errors(args):
     result = cli(*args)
     assert result.exit_code == 2
@@ -81,9 +91,15 @@ def test_usage_errors(args):
 
 def test_and_chain_stops_after_an_error(folder):
     cmd = " ".join(nncli_cmd("train", "does_not_exist.yaml"))
-    done = subprocess.run(["bash", "-c", f"{cmd} && echo OK"], cwd=folder,
-                          env=child_env(), capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        ["bash", "-c", f"{cmd} && echo OK"],
+        cwd=folder,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "OK" not in done.stdout
     assert done.stderr.startswith("error: ")
@@ -91,6 +107,6 @@ def test_and_chain_stops_after_an_error(folder):
 
 def test_exit_codes_are_documented():
     readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Exit codes"):]
+    section = readme[readme.index("### Exit codes") :]
     for code in ("0", "1", "2", "3", "4", "5", "130", "143"):
         assert re.search(rf"\b{code}\b", section), code

@@ -24,8 +24,11 @@ def folder(tmp_path):
 
 
 def checksums(root) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_second_run_gets_a_new_folder(folder, tmp_path):
@@ -50,9 +53,16 @@ def test_second_run_gets_a_new_folder(folder, tmp_path):
 def test_concurrent_runs_claim_distinct_folders(folder, tmp_path):
     runs = tmp_path / "runs"
     cmd = nncli_cmd("train", "spec.yaml", "--runs-dir", runs, "--quiet")
-    procs = [subprocess.Popen(cmd, cwd=folder, env=child_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=folder,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     printed = {out.decode().strip() for out, _ in outs}

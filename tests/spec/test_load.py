@@ -89,7 +89,10 @@ def test_typo_gets_did_you_mean(write_spec):
 
 def test_misplaced_key_says_where_it_belongs(write_spec):
     # CASE-019 (b)
-    text = BASE.format(lr="0.5").replace("  learning_rate: 0.5\n", "") + "learning_rate: 0.5\n"
+    text = (
+        BASE.format(lr="0.5").replace("  learning_rate: 0.5\n", "")
+        + "learning_rate: 0.5\n"
+    )
     (issue,) = issues(write_spec(text))
     assert issue.path == "learning_rate" and issue.line == 16
     assert "belongs under 'optimizer'" in issue.message
@@ -104,18 +107,27 @@ def test_wrong_case_key_says_keys_are_case_sensitive(write_spec):
 
 
 def test_all_errors_are_reported_at_once(write_spec):
-    text = (BASE.format(lr="-1").replace("units: 1", "units: 0")
-            .replace("activation: linear", "activation: rleu"))
+    text = (
+        BASE.format(lr="-1")
+        .replace("units: 1", "units: 0")
+        .replace("activation: linear", "activation: rleu")
+    )
     found = {i.path: i for i in issues(write_spec(text))}
-    assert set(found) == {"model.layers[0].units", "model.layers[0].activation",
-                          "optimizer.learning_rate"}
+    assert set(found) == {
+        "model.layers[0].units",
+        "model.layers[0].activation",
+        "optimizer.learning_rate",
+    }
     assert found["model.layers[0].units"].line == 9
     assert "did you mean 'relu'" in found["model.layers[0].activation"].message
 
 
 def test_unknown_layer_and_loss_names(write_spec):
-    text = BASE.format(lr="0.1").replace("type: dense", "type: dens").replace(
-        "loss: mse", "loss: mean_squared_eror")
+    text = (
+        BASE.format(lr="0.1")
+        .replace("type: dense", "type: dens")
+        .replace("loss: mse", "loss: mean_squared_eror")
+    )
     found = {i.path: i.message for i in issues(write_spec(text))}
     assert "did you mean 'dense'" in found["model.layers[0]"]
     assert "did you mean 'mean_squared_error'" in found["loss"]
@@ -129,20 +141,35 @@ def test_wrong_type_is_not_coerced(write_spec):
 
 
 def test_short_and_long_forms_resolve_to_the_same_spec(write_spec):
-    short = load_spec(write_spec(BASE.format(lr="0.01").replace(
-        "optimizer:\n  type: sgd\n  learning_rate: 0.01\n", "optimizer: sgd\n"), "a.yaml"))
+    short = load_spec(
+        write_spec(
+            BASE.format(lr="0.01").replace(
+                "optimizer:\n  type: sgd\n  learning_rate: 0.01\n", "optimizer: sgd\n"
+            ),
+            "a.yaml",
+        )
+    )
     long = load_spec(write_spec(BASE.format(lr="0.01"), "b.yaml"))
     assert short.model_dump() == long.model_dump()
     assert long.model_dump()["optimizer"]["momentum"] == 0.0
 
 
 def test_defaults_are_keras_defaults(write_spec):
-    spec = load_spec(write_spec(BASE.format(lr="0.1")).parent / "spec.yaml",
-                     ["optimizer=rmsprop", "batch_size=32"])
+    spec = load_spec(
+        write_spec(BASE.format(lr="0.1")).parent / "spec.yaml",
+        ["optimizer=rmsprop", "batch_size=32"],
+    )
     d = spec.model_dump()
-    assert d["optimizer"] == {"type": "rmsprop", "learning_rate": 0.001, "rho": 0.9,
-                              **{k: d["optimizer"][k] for k in d["optimizer"]
-                                 if k not in ("type", "learning_rate", "rho")}}
+    assert d["optimizer"] == {
+        "type": "rmsprop",
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        **{
+            k: d["optimizer"][k]
+            for k in d["optimizer"]
+            if k not in ("type", "learning_rate", "rho")
+        },
+    }
     assert d["optimizer"]["epsilon"] == 1e-7
     layer = d["model"]["layers"][0]
     assert layer["kernel_initializer"] == {"type": "glorot_uniform"}
@@ -158,8 +185,11 @@ def test_override_is_validated_like_the_file(write_spec):
 
 
 def test_override_expands_a_short_form(write_spec):
-    path = write_spec(BASE.format(lr="0.1").replace(
-        "optimizer:\n  type: sgd\n  learning_rate: 0.1\n", "optimizer: adam\n"))
+    path = write_spec(
+        BASE.format(lr="0.1").replace(
+            "optimizer:\n  type: sgd\n  learning_rate: 0.1\n", "optimizer: adam\n"
+        )
+    )
     spec = load_spec(path, ["optimizer.learning_rate=0.02"])
     assert spec.optimizer.type == "adam" and spec.optimizer.learning_rate == 0.02
 
@@ -183,16 +213,35 @@ def test_schema_is_json_and_names_every_section():
 
     schema = run_spec_model().model_json_schema()
     assert {"data", "model", "loss", "optimizer", "epochs", "batch_size"} <= set(
-        schema["properties"])
+        schema["properties"]
+    )
     assert schema["properties"]["batch_size"]["default"] == 32
 
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                     st.text(max_size=8))
-_keys = st.sampled_from(["data", "model", "loss", "optimizer", "layers", "type", "units",
-                         "epochs", "input_shape", "train", "dense", "x"])
-_trees = st.recursive(_scalars, lambda c: st.one_of(
-    st.lists(c, max_size=3), st.dictionaries(_keys, c, max_size=4)), max_leaves=12)
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)
+)
+_keys = st.sampled_from(
+    [
+        "data",
+        "model",
+        "loss",
+        "optimizer",
+        "layers",
+        "type",
+        "units",
+        "epochs",
+        "input_shape",
+        "train",
+        "dense",
+        "x",
+    ]
+)
+_trees = st.recursive(
+    _scalars,
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(_keys, c, max_size=4)),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,50 +269,72 @@ def test_override_on_missing_list_index_is_an_error(write_spec):
 
 
 def test_yaml_12_core_schema_scalars():
-    data, _ = parse_yaml("a: 010\nb: 1:30\nc: yes\nd: on\ne: 0x1F\nf: 0o17\ng: true\n"
-                         "h: 1_000\ni: -5\nj: 1e-3\nk: .inf\n", "x")
-    assert data == {"a": 10, "b": "1:30", "c": "yes", "d": "on", "e": 31, "f": 15,
-                    "g": True, "h": "1_000", "i": -5, "j": 0.001, "k": float("inf")}
+    data, _ = parse_yaml(
+        "a: 010\nb: 1:30\nc: yes\nd: on\ne: 0x1F\nf: 0o17\ng: true\n"
+        "h: 1_000\ni: -5\nj: 1e-3\nk: .inf\n",
+        "x",
+    )
+    assert data == {
+        "a": 10,
+        "b": "1:30",
+        "c": "yes",
+        "d": "on",
+        "e": 31,
+        "f": 15,
+        "g": True,
+        "h": "1_000",
+        "i": -5,
+        "j": 0.001,
+        "k": float("inf"),
+    }
 
 
 def test_alias_bomb_is_refused_quickly():
     levels = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
-        for i in range(8))
+        for i in range(8)
+    )
     with pytest.raises(SpecError, match="expands to more than"):
         parse_yaml(levels, "bomb.yaml")
 
 
 def test_merge_keys_may_be_overridden_but_explicit_keys_may_not_repeat():
-    data, _ = parse_yaml("base: &h {type: dense, units: 4}\nl: {<<: *h, units: 1}\n", "m")
+    data, _ = parse_yaml(
+        "base: &h {type: dense, units: 4}\nl: {<<: *h, units: 1}\n", "m"
+    )
     assert data["l"] == {"type": "dense", "units": 1}
 
 
 def test_union_tags_do_not_double_paths(write_spec):
     text = BASE.format(lr="0.1").replace(
-        "activation: linear", "activation: linear\n      kernel_regularizer: "
-        "{type: l2, l2: -1}")
+        "activation: linear",
+        "activation: linear\n      kernel_regularizer: {type: l2, l2: -1}",
+    )
     (issue,) = issues(write_spec(text))
     assert issue.path == "model.layers[0].kernel_regularizer.l2"
 
 
 def test_missing_option_of_an_activation_layer_names_the_key(write_spec):
     text = BASE.format(lr="0.1").replace(
-        "      activation: linear\n", "      activation: linear\n    - type: activation\n")
+        "      activation: linear\n",
+        "      activation: linear\n    - type: activation\n",
+    )
     (issue,) = issues(write_spec(text))
     assert issue.path == "model.layers[1].activation"
     assert issue.message == "missing required key 'activation'"
 
 
-@pytest.mark.parametrize("override", ["metrics=[1, 2]", "model.layers[0]=dense",
-                                      "foo.bar=1"])
+@pytest.mark.parametrize(
+    "override", ["metrics=[1, 2]", "model.layers[0]=dense", "foo.bar=1"]
+)
 def test_errors_from_set_cite_the_set(write_spec, override):
     found = issues(write_spec(BASE.format(lr="0.1")), [override])
     assert all(i.file == f"--set {override}" for i in found), found
 
 
-@pytest.mark.parametrize("key", ["a..b", ".epochs", "epochs.", "model.layers[0]units",
-                                 "x[a]"])
+@pytest.mark.parametrize(
+    "key", ["a..b", ".epochs", "epochs.", "model.layers[0]units", "x[a]"]
+)
 def test_malformed_set_keys_are_refused(write_spec, key):
     (issue,) = issues(write_spec(BASE.format(lr="0.1")), [f"{key}=1"])
     assert "malformed key" in issue.message
