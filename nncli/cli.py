@@ -176,11 +176,15 @@ def validate_cmd(
             "validation_samples": len(s.splits.validation.x)
             if s.splits.validation
             else 0,
+            "classes": s.splits.prep.classes,
+            "notes": s.splits.notes,
             "warnings": s.warnings,
         }
         if json_out:
             print(json.dumps(result, indent=2))
         else:
+            for note in s.splits.notes:
+                print(note, file=sys.stderr)
             for w in s.warnings:
                 print(f"warning: {w}", file=sys.stderr)
             print(

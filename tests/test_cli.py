@@ -414,3 +414,18 @@ def test_a_gate_given_twice_is_refused(spec, tmp_path):
         "eval", run, "--fail-under", "accuracy=0.1", "--fail-under", "accuracy=0.2"
     )
     assert result.exit_code == 2 and "given twice" in result.stderr
+
+
+def test_help_stays_light():
+    """`nncli --help` must not import the engine (numpy, pydantic) to answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nncli.cli; "
+        "print(sorted(m for m in ('numpy', 'pydantic', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
