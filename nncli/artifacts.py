@@ -122,26 +122,27 @@ class RunWriter:
         arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
         self._write(WEIGHTS, save(arrays, metadata=metadata))
 
-    def append_metrics(self, row: dict[str, Any]) -> None:
-        """Add one epoch's row to metrics.csv.
+    def append_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Add epochs' rows to metrics.csv.
 
-        The first row creates the file atomically with its header; later rows
-        are appended with one write() and an fsync, so the cost per epoch stays
-        constant and a killed process leaves whole lines only.
+        The first call creates the file atomically with its header; later rows
+        are appended with one write() and an fsync, so the cost stays constant
+        per call and a killed process leaves whole lines only.
         """
-        if self.columns and list(row) != self.columns:
-            raise RunError(
-                f"metrics row has columns {list(row)}, expected {self.columns}"
-            )
-        line = _csv_line([_fmt(row[k]) for k in row])
-        if not self.columns:
-            self.columns = list(row)
-            self._write(METRICS, (_csv_line(self.columns) + line).encode())
+        for row in rows:
+            if self.columns and list(row) != self.columns:
+                raise RunError(
+                    f"metrics row has columns {list(row)}, expected {self.columns}"
+                )
+            self.columns = self.columns or list(row)
+        text = "".join(_csv_line([_fmt(r[k]) for k in self.columns]) for r in rows)
+        if not (self.dir / METRICS).exists():
+            self._write(METRICS, (_csv_line(self.columns) + text).encode())
             return
         try:
             fd = os.open(self.dir / METRICS, os.O_WRONLY | os.O_APPEND)
             try:
-                os.write(fd, line.encode())
+                os.write(fd, text.encode())
                 os.fsync(fd)
             finally:
                 os.close(fd)

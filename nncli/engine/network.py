@@ -118,8 +118,12 @@ class Sequential:
         return total
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        """Host copies of every parameter, keyed by Keras-style name."""
-        return {k: self.backend.to_numpy(v) for k, v in self.params().items()}
+        """Host copies of every parameter, keyed by Keras-style name.
+
+        Always copies (numpy's to_numpy would return the live array), so later
+        updates never change a snapshot.
+        """
+        return {k: np.array(self.backend.to_numpy(v)) for k, v in self.params().items()}
 
     def set_weights(
         self, weights: Mapping[str, np.ndarray], source: str = "weights"

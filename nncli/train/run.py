@@ -148,11 +148,18 @@ class _Record:
     # so two keys would make identical weights give different file bytes.
     META = {"nncli": f"format=1 version={nncli.__version__}"}
 
+    # Files are brought up to date at most this often (and always when training
+    # stops): three fsyncs per epoch would dominate runs of tiny epochs.
+    FLUSH_SECONDS = 1.0
+
     def __init__(self, run_dir: Path, summary: dict[str, Any]) -> None:
         self.dir, self.summary = run_dir, summary
         self.writer = artifacts.RunWriter(run_dir)
-        self.rows: list[dict[str, float]] = []
+        self.rows: list[dict[str, float]] = []  # every finished epoch
+        self.pending: list[dict[str, float]] = []  # finished, not yet on disk
+        self.weights: dict[str, np.ndarray] | None = None  # last finished epoch's
         self.started = time.time()
+        self.flushed = time.monotonic()
 
     @property
     def epochs(self) -> int:
@@ -201,8 +208,8 @@ class _Record:
         return record
 
     def save_epoch(self, model: Any, event: EpochEvent) -> None:
-        """Weights, then the metrics row, then the summary; a non-finite loss or
-        weight means divergence, and nothing of that epoch is saved."""
+        """Keep a finished epoch for the next flush; a non-finite loss or weight
+        means divergence, and nothing of that epoch is kept."""
         row = {"epoch": event.epoch, **event.logs}
         bad = [
             k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])
@@ -220,11 +227,23 @@ class _Record:
                 f"training diverged: {broken[0]} became non-finite in epoch "
                 f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate"
             )
-        self.writer.write_weights(weights, self.META)
-        self.writer.append_metrics(row)
+        self.weights = weights  # a host copy: later steps do not change it
         self.rows.append(row)
-        self.summary.update(epochs_run=len(self.rows), final=row)
+        self.pending.append(row)
+        if len(self.rows) == 1 or time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the last finished epoch's weights, then the metrics rows not yet
+        written, then the summary: on disk they always describe the same epoch."""
+        if not self.pending:
+            return
+        self.writer.write_weights(self.weights, self.META)
+        self.writer.append_metrics(self.pending)
+        self.pending = []
+        self.summary.update(epochs_run=len(self.rows), final=self.rows[-1])
         self.writer.write_summary(self.summary)
+        self.flushed = time.monotonic()
 
     def _kept(self) -> str:
         return (
@@ -234,6 +253,7 @@ class _Record:
         )
 
     def finish(self, status: str, message: str | None = None) -> None:
+        self.flush()
         self.summary.update(
             status=status,
             epochs_run=len(self.rows),
