@@ -86,12 +86,6 @@ class DivergedError(NncliError):
     exit_code = EXIT_DIVERGED
 
 
-class GateFailed(NncliError):
-    """`nncli eval --fail-under` found a metric below its threshold."""
-
-    exit_code = EXIT_GATE
-
-
 class Interrupted(NncliError):
     """Ctrl-C (exit 130) or SIGTERM (exit 143) stopped a run; what was done is saved."""
 

@@ -29,8 +29,24 @@ class BuiltinDataset:
     class Config(StrictModel):
         type: str
 
+    def __init__(self, **options: object) -> None:
+        """Options become attributes; unset ones take their `Config` default."""
+        for name, info in type(self).Config.model_fields.items():
+            if name != "type":
+                setattr(self, name, options.pop(name, info.default))
+        if options:
+            raise TypeError(f"unknown options {sorted(options)}")
+
     def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
         raise NotImplementedError
+
+
+class SyntheticConfig(StrictModel):
+    """Options every synthetic set takes."""
+
+    n_samples: int = Field(1000, ge=2, le=10_000_000)
+    noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
+    seed: int | None = Field(None, ge=0)
 
 
 def _rng(own: int | None, spec_seed: int) -> np.random.Generator:
@@ -46,16 +62,8 @@ def _halves(n: int) -> tuple[int, int]:
 class Moons(BuiltinDataset):
     """Two interleaving half circles (sklearn's make_moons construction)."""
 
-    class Config(StrictModel):
+    class Config(SyntheticConfig):
         type: Literal["moons"] = "moons"
-        n_samples: int = Field(1000, ge=2, le=10_000_000)
-        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = Field(None, ge=0)
-
-    def __init__(
-        self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
-    ):
-        self.n_samples, self.noise, self.seed = n_samples, noise, seed
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
@@ -78,26 +86,9 @@ class Moons(BuiltinDataset):
 class Circles(BuiltinDataset):
     """A small circle (class 1) inside a large one (class 0), as sklearn's make_circles."""
 
-    class Config(StrictModel):
+    class Config(SyntheticConfig):
         type: Literal["circles"] = "circles"
-        n_samples: int = Field(1000, ge=2, le=10_000_000)
-        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
         factor: float = Field(0.5, gt=0.0, lt=1.0, description="Inner/outer radius.")
-        seed: int | None = Field(None, ge=0)
-
-    def __init__(
-        self,
-        n_samples: int = 1000,
-        noise: float = 0.1,
-        factor: float = 0.5,
-        seed: int | None = None,
-    ):
-        self.n_samples, self.noise, self.factor, self.seed = (
-            n_samples,
-            noise,
-            factor,
-            seed,
-        )
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
@@ -124,16 +115,8 @@ class Xor(BuiltinDataset):
     blurs the quadrant borders.
     """
 
-    class Config(StrictModel):
+    class Config(SyntheticConfig):
         type: Literal["xor"] = "xor"
-        n_samples: int = Field(1000, ge=2, le=10_000_000)
-        noise: float = Field(0.1, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = Field(None, ge=0)
-
-    def __init__(
-        self, n_samples: int = 1000, noise: float = 0.1, seed: int | None = None
-    ):
-        self.n_samples, self.noise, self.seed = n_samples, noise, seed
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
@@ -151,16 +134,9 @@ class Spirals(BuiltinDataset):
     neighbouring arms are 1/3 apart; the default noise keeps them separable.
     """
 
-    class Config(StrictModel):
+    class Config(SyntheticConfig):
         type: Literal["spirals"] = "spirals"
-        n_samples: int = Field(1000, ge=2, le=10_000_000)
         noise: float = Field(0.05, ge=0.0, description="Std of Gaussian noise.")
-        seed: int | None = Field(None, ge=0)
-
-    def __init__(
-        self, n_samples: int = 1000, noise: float = 0.05, seed: int | None = None
-    ):
-        self.n_samples, self.noise, self.seed = n_samples, noise, seed
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
@@ -193,18 +169,6 @@ class Blobs(BuiltinDataset):
         cluster_std: float = Field(1.0, ge=0.0, description="Std of each cluster.")
         n_features: int = Field(2, ge=1, le=10_000)
         seed: int | None = Field(None, ge=0)
-
-    def __init__(
-        self,
-        n_samples: int = 1000,
-        centers: int = 3,
-        cluster_std: float = 1.0,
-        n_features: int = 2,
-        seed: int | None = None,
-    ):
-        self.n_samples, self.centers, self.cluster_std = n_samples, centers, cluster_std
-        self.n_features, self.seed = n_features, seed
-        self.feature_names = tuple(f"x{i + 1}" for i in range(n_features))
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
