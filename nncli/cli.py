@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nncli.errors import EXIT_INTERRUPTED, NncliError
+from nncli.errors import EXIT_GATE, EXIT_INTERRUPTED, NncliError
 
 app = typer.Typer(
     name="nncli",
@@ -281,7 +281,7 @@ def eval_cmd(
                 print(f"  {k}: {v:.6f}")
         for f in failures:
             _err(f)
-        return 5 if failures else 0
+        return EXIT_GATE if failures else 0
 
     _guard(debug, body, json_out)
 
