@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 failure (I/O, run files), 2 invalid spec or usage,
 from __future__ import annotations
 
 import json
+import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -46,6 +47,22 @@ SpecArg = Annotated[
 ]
 
 
+def _dumps(obj: Any, indent: int = 2) -> str:
+    """Strict JSON: NaN and infinities (which json.dumps would write as bare
+    NaN/Infinity, invalid for jq) become null."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=indent, allow_nan=False)
+
+
 def _err(text: str) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
@@ -71,7 +88,7 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
             print(f"{len(lines)} errors", file=sys.stderr)
         if json_out:
             print(
-                json.dumps(
+                _dumps(
                     {"ok": False, "exit_code": e.exit_code, "errors": lines}, indent=2
                 )
             )
@@ -127,7 +144,7 @@ def train_cmd(
             )
         )
         if json_out:
-            print(json.dumps(_train_json(summary), indent=2))
+            print(_dumps(_train_json(summary), indent=2))
         else:
             print(run_dir)
 
@@ -181,7 +198,7 @@ def validate_cmd(
             "warnings": s.warnings,
         }
         if json_out:
-            print(json.dumps(result, indent=2))
+            print(_dumps(result, indent=2))
         else:
             for note in s.splits.notes:
                 print(note, file=sys.stderr)
@@ -214,7 +231,7 @@ def summary_cmd(
         session = session_for(target, overrides or [])
         rows, total = model_table(session)
         if json_out:
-            print(json.dumps({"layers": rows, "total_params": total}, indent=2))
+            print(_dumps({"layers": rows, "total_params": total}, indent=2))
             return
         from rich.console import Console
         from rich.table import Table
@@ -274,7 +291,7 @@ def eval_cmd(
         failures = check_gates(result["metrics"], under, over)
         result["gates"] = {"passed": not failures, "failures": failures}
         if json_out:
-            print(json.dumps(result, indent=2))
+            print(_dumps(result, indent=2))
         else:
             print(f"{result['run']} on {result['data']} ({result['samples']} samples)")
             for k, v in result["metrics"].items():
@@ -303,7 +320,7 @@ def predict_cmd(
 
         result = predict_run(run, data)
         if json_out:
-            print(json.dumps(result, indent=2))
+            print(_dumps(result, indent=2))
             return
         print(",".join(result["columns"]))
         for row in result["predictions"]:
@@ -328,7 +345,7 @@ def schema_cmd(debug: Debug = False) -> None:
         schema = run_spec_model().model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "nncli spec"
-        print(json.dumps(schema, indent=2))
+        print(_dumps(schema, indent=2))
 
     _guard(debug, body)
 
