@@ -13,7 +13,9 @@ a reader (or a crash) only ever sees a complete old or complete new version.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -37,6 +39,11 @@ SUMMARY = "summary.json"
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so readers see the old or the new file, never half."""
+    commit(stage(path, data), path)
+
+
+def stage(path: Path, data: bytes) -> Path:
+    """Write `data` to a synced temporary file beside `path`; `commit` renames it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide runs from others
@@ -44,12 +51,18 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        discard(Path(tmp))
+        raise
+    return Path(tmp)
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Rename a staged file into place, durably."""
+    try:
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        discard(tmp)
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -59,6 +72,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def discard(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 def _umask() -> int:
@@ -117,10 +135,29 @@ class RunWriter:
     def write_weights(
         self, weights: dict[str, np.ndarray], metadata: dict[str, str]
     ) -> None:
+        self.commit_weights(self.stage_weights(weights, metadata))
+
+    def stage_weights(
+        self, weights: dict[str, np.ndarray], metadata: dict[str, str]
+    ) -> Path:
+        """Weights written to a synced temporary file, not yet in place."""
         from safetensors.numpy import save
 
         arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
-        self._write(WEIGHTS, save(arrays, metadata=metadata))
+        try:
+            return stage(self.dir / WEIGHTS, save(arrays, metadata=metadata))
+        except OSError as e:
+            raise RunError(
+                f"cannot write {self.dir / WEIGHTS}: {e.strerror or e}"
+            ) from e
+
+    def commit_weights(self, staged: Path) -> None:
+        try:
+            commit(staged, self.dir / WEIGHTS)
+        except OSError as e:
+            raise RunError(
+                f"cannot write {self.dir / WEIGHTS}: {e.strerror or e}"
+            ) from e
 
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Add epochs' rows to metrics.csv.
@@ -139,11 +176,18 @@ class RunWriter:
         if not (self.dir / METRICS).exists():
             self._write(METRICS, (_csv_line(self.columns) + text).encode())
             return
+        data = text.encode()
         try:
             fd = os.open(self.dir / METRICS, os.O_WRONLY | os.O_APPEND)
             try:
-                os.write(fd, text.encode())
-                os.fsync(fd)
+                size = os.fstat(fd).st_size
+                try:
+                    if os.write(fd, data) != len(data):
+                        raise OSError(errno.ENOSPC, "short write (disk full?)")
+                    os.fsync(fd)
+                except OSError:
+                    os.ftruncate(fd, size)  # whole rows only: undo a partial one
+                    raise
             finally:
                 os.close(fd)
         except OSError as e:

@@ -8,8 +8,10 @@ so a bad spec or bad data leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -112,6 +114,7 @@ def train(
             for event in train_epochs(
                 model, train_b, val_b, session.make_metrics, r["epochs"]
             ):
+                signals.check()  # in case Python swallowed the interrupt
                 if isinstance(event, StepEvent):
                     reporter.step(event)
                 elif isinstance(event, DivergedEvent):
@@ -157,6 +160,7 @@ class _Record:
         self.writer = artifacts.RunWriter(run_dir)
         self.rows: list[dict[str, float]] = []  # every finished epoch
         self.pending: list[dict[str, float]] = []  # finished, not yet on disk
+        self.saved = 0  # epochs whose weights and metrics are on disk
         self.weights: dict[str, np.ndarray] | None = None  # last finished epoch's
         self.started = time.time()
         self.flushed = time.monotonic()
@@ -201,10 +205,14 @@ class _Record:
         }
         record = cls(run_dir, summary)
         w = record.writer
-        w.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
-        w.write_preprocessing(session.splits.prep.to_json())
-        w.write_weights(session.model.network.get_weights(), cls.META)
-        w.write_summary(summary)
+        try:
+            w.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
+            w.write_preprocessing(session.splits.prep.to_json())
+            w.write_weights(session.model.network.get_weights(), cls.META)
+            w.write_summary(summary)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run directory
+            raise
         return record
 
     def save_epoch(self, model: Any, event: EpochEvent) -> None:
@@ -234,14 +242,23 @@ class _Record:
             self.flush()
 
     def flush(self) -> None:
-        """Write the last finished epoch's weights, then the metrics rows not yet
-        written, then the summary: on disk they always describe the same epoch."""
+        """Bring weights, metrics and summary up to the last finished epoch.
+
+        The weights are staged first and renamed into place only after the
+        metrics rows are written, so a failing disk leaves all three at the
+        same (earlier) epoch.
+        """
         if not self.pending:
             return
-        self.writer.write_weights(self.weights, self.META)
-        self.writer.append_metrics(self.pending)
-        self.pending = []
-        self.summary.update(epochs_run=len(self.rows), final=self.rows[-1])
+        staged = self.writer.stage_weights(self.weights, self.META)
+        try:
+            self.writer.append_metrics(self.pending)
+        except BaseException:
+            artifacts.discard(staged)
+            raise
+        self.writer.commit_weights(staged)
+        self.saved, self.pending = len(self.rows), []
+        self.summary.update(epochs_run=self.saved, final=self.rows[-1])
         self.writer.write_summary(self.summary)
         self.flushed = time.monotonic()
 
@@ -253,14 +270,19 @@ class _Record:
         )
 
     def finish(self, status: str, message: str | None = None) -> None:
+        """Flush, then write the final summary (of what is on disk)."""
         self.flush()
+        self._final_summary(status, message)
+
+    def _final_summary(self, status: str, message: str | None) -> None:
+        rows = self.rows[: self.saved]
         self.summary.update(
             status=status,
-            epochs_run=len(self.rows),
+            epochs_run=len(rows),
             wall_seconds=time.time() - self.started,
             finished=_iso(time.time()),
-            final=self.rows[-1] if self.rows else {},
-            best=_best(self.rows),
+            final=rows[-1] if rows else {},
+            best=_best(rows),
         )
         if message:
             self.summary["message"] = message
@@ -268,20 +290,26 @@ class _Record:
 
     def fail(self, e: BaseException) -> BaseException:
         """Record why the run stopped; return the error the caller should raise."""
+        with contextlib.suppress(OSError, RunError):
+            self.flush()  # finished epochs are worth keeping
         if isinstance(e, KeyboardInterrupt | Terminated):
-            msg = f"interrupted after {self.epochs} complete epoch(s); saved in {self.dir}"
+            msg = (
+                f"interrupted after {self.saved} complete epoch(s); saved in {self.dir}"
+            )
             status = "interrupted"
             err: BaseException = Interrupted(
                 msg, 143 if isinstance(e, Terminated) else 130
             )
         elif isinstance(e, DivergedError):
             msg, status, err = str(e), "diverged", e
+        elif isinstance(e, MemoryError):
+            msg = f"out of memory in epoch {len(self.rows) + 1}; {self._kept()}"
+            status, err = "failed", RunError(msg)
         else:
             msg, status, err = str(e) or type(e).__name__, "failed", e
-        try:
-            self.finish(status, msg)
-        except (OSError, RunError):
-            pass  # the disk that failed may fail again; the error itself says why
+        # the disk that failed may fail again; the error itself then says why
+        with contextlib.suppress(OSError, RunError):
+            self._final_summary(status, msg)
         return err
 
 

@@ -16,25 +16,34 @@ class Terminated(BaseException):
 
 class DeferredSignals:
     """SIGINT -> KeyboardInterrupt and SIGTERM -> Terminated, held back inside
-    `deferred()` blocks so a checkpoint is never half-updated."""
+    `deferred()` blocks so a checkpoint is never half-updated.
+
+    Only the first signal counts: later ones are ignored, so a second Ctrl-C
+    cannot cut short the handling of the first. Python can swallow an
+    exception raised inside a callback (a weakref finaliser, an import lock),
+    so the loop calls `check()` at safe points to raise it again.
+    """
 
     def __init__(self) -> None:
         self.depth = 0
+        self.fired: type[BaseException] | None = None  # the first signal's exception
         self.muted = False
-        self.pending: type[BaseException] | None = None
 
     def mute(self) -> None:
         """Ignore further signals (we are already stopping)."""
-        self.muted, self.pending = True, None
+        self.muted = True
 
     def _handler(self, signum: int, frame: Any) -> None:
-        exc = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
-        if self.muted:
+        if self.muted or self.fired is not None:
             return
-        if self.depth:
-            self.pending = self.pending or exc
-            return
-        raise exc()
+        self.fired = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if not self.depth:
+            raise self.fired()
+
+    def check(self) -> None:
+        """Raise a signal's exception that was held back or swallowed."""
+        if self.fired is not None and not self.muted and not self.depth:
+            raise self.fired()
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -57,6 +66,4 @@ class DeferredSignals:
             yield
         finally:
             self.depth -= 1
-        if not self.depth and self.pending is not None and not self.muted:
-            exc, self.pending = self.pending, None
-            raise exc()
+        self.check()
