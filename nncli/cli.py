@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 failure (I/O, run files), 2 invalid spec or usage,
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -101,6 +102,11 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
     except Terminated:
         _err("terminated")
         raise typer.Exit(143) from None
+    except OSError as e:  # library I/O is wrapped; this is our own output failing
+        if debug:
+            raise
+        _err(f"cannot write output: {e.strerror or e}")
+        raise typer.Exit(1) from None
     raise typer.Exit(code)
 
 
@@ -322,12 +328,10 @@ def predict_cmd(
         if json_out:
             print(_dumps(result, indent=2))
             return
-        print(",".join(result["columns"]))
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # quotes "x,y"
+        writer.writerow(result["columns"])
         for row in result["predictions"]:
-            print(
-                ",".join(str(v) for v in row["output"])
-                + (f",{row['label']}" if "label" in row else "")
-            )
+            writer.writerow(row["output"] + ([row["label"]] if "label" in row else []))
 
     _guard(debug, body, json_out)
 

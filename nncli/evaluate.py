@@ -82,6 +82,7 @@ def check_gates(
 def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
     from nncli.data.checks import check_targets
     from nncli.data.sources import load_file
+    from nncli.train.session import check_fits
 
     r = session.resolved
     if data is None:
@@ -105,6 +106,7 @@ def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
         getattr(last, "activation_name", "linear"),
         r["loss"]["type"],
     )
+    check_fits(ds, session.backend.dtype, prep.feature_names)
     return ds, str(data)
 
 
@@ -154,6 +156,9 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
         "prediction",
         target_required=False,
     )
+    from nncli.train.session import check_fits
+
+    check_fits(ds, session.backend.dtype, prep.feature_names)
     out = []
     bs = session.resolved["batch_size"]
     for start in range(0, len(ds.x), bs):

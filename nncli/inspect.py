@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from nncli import artifacts
+from nncli.errors import RunError, SpecError
 from nncli.train.run import Session, build_session, prepare
 
 
@@ -28,13 +29,16 @@ def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
 
     reader = artifacts.RunReader(run_dir)
     resolved_in = reader.spec()
-    spec = validate(SpecSource(resolved_in, str(reader.dir / artifacts.SPEC)))
+    try:
+        spec = validate(SpecSource(resolved_in, str(reader.dir / artifacts.SPEC)))
+    except SpecError as e:  # the run's own file, not the user's input: damaged
+        raise RunError(
+            f"{reader.dir / artifacts.SPEC} is not a valid spec: {e.lines()[0]}"
+        ) from e
     resolved = spec.model_dump(mode="json")
     resolved["name"] = resolved_in.get("name") or run_dir.name
     resolved["model"]["init_weights"] = None  # the run's own weights replace them
     session = build_session(spec, resolved, reader.dir / artifacts.SPEC, reader.dir)
-    from nncli.errors import RunError
-
     weights = reader.weights()
     try:
         session.model.network.set_weights(

@@ -156,3 +156,53 @@ def test_nan_weights_in_a_run_fail_eval(project):
     result = invoke("eval", run, "--fail-under", "accuracy=0.1")
     assert result.exit_code == 1
     assert "NaN or infinite" in result.stderr
+
+
+def test_multi_dimensional_output_is_refused_before_training(project):
+    result = train(
+        project, "--set", "model.input_shape=[2, 1]", "--set", "data.target=y"
+    )
+    assert result.exit_code in (2, 3)
+    result = invoke("validate", project / "s.yaml", "--set", "model.input_shape=[1, 2]")
+    assert result.exit_code == 2
+    assert "outputs shape [1, 1] per sample" in result.stderr
+    assert not (project / "runs").exists()
+
+
+def test_eval_and_predict_data_must_fit_the_float_type(project):
+    assert train(project).exit_code == 0
+    run = next((project / "runs").iterdir())
+    (project / "big.csv").write_text("a,b,y\n1,1,0\n1,1e39,1\n")
+    for command in ("eval", "predict"):
+        result = invoke(command, run, "--data", project / "big.csv")
+        assert result.exit_code == 3, result.stderr
+        assert "row 2, feature 'b' = 1e+39 does not fit in float32" in result.stderr
+
+
+def test_invalid_spec_inside_a_run_is_a_run_error(project):
+    assert train(project).exit_code == 0
+    run = next((project / "runs").iterdir())
+    (run / "spec.yaml").write_text("epochs: 3\n")
+    result = invoke("eval", run)
+    assert result.exit_code == 1 and "is not a valid spec" in result.stderr
+
+
+def test_predict_quotes_csv_fields(tmp_path):
+    rows = "a,b,y\n" + "".join(
+        f'{i % 3},{i % 4},"{["x,y", "plain"][i % 2]}"\n' for i in range(12)
+    )
+    (tmp_path / "t.csv").write_text(rows)
+    (tmp_path / "v.csv").write_text(rows)
+    (tmp_path / "s.yaml").write_text(SPEC)
+    assert train(tmp_path).exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    import csv
+    import io
+
+    out = invoke("predict", run, "--data", tmp_path / "v.csv").stdout
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["p_x,y", "label"]
+    assert all(len(r) == 2 for r in table) and {r[1] for r in table[1:]} <= {
+        "x,y",
+        "plain",
+    }

@@ -110,10 +110,17 @@ def build_session(
 
 
 def _check_head(network: Any, loss: Any, units: int) -> None:
-    """Refuse output/loss pairs that cannot learn, whatever the data (CASE-004b)."""
+    """Refuse outputs a loss cannot use, whatever the data (CASE-004b)."""
+    last = len(network.layers) - 1
+    if len(network.shapes[-1]) != 1:
+        raise SpecError(
+            f"the model outputs shape {list(network.shapes[-1])} per sample, but "
+            "losses compare one vector per sample; add {type: flatten} before the "
+            "last dense layer, or check model.input_shape",
+            f"model.layers[{last}]",
+        )
     act = getattr(network.layers[-1], "activation_name", None)
     if act == "softmax" and units == 1:
-        last = len(network.layers) - 1
         raise SpecError(
             "a softmax over 1 unit always outputs 1.0, so the loss cannot change and "
             "nothing is learned; use activation: sigmoid with binary_crossentropy, or "
