@@ -32,7 +32,7 @@ def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, flo
     return gates
 
 
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def _metric_name(name: str, metrics: dict[str, float], option: str) -> str:
