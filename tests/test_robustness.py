@@ -82,8 +82,10 @@ def test_initial_weights_that_overflow_the_dtype(project):
     )
     assert result.exit_code == 2
     assert (
-        "model.layers[0]: the initial kernel is not finite in float32" in result.stderr
+        "model.layers[0].kernel_initializer.value: 1e+39 is beyond float32"
+        in result.stderr
     )
+    assert not (project / "runs").exists()
 
 
 def test_nan_init_weights_are_refused(project, tmp_path):
@@ -206,3 +208,23 @@ def test_predict_quotes_csv_fields(tmp_path):
         "x,y",
         "plain",
     }
+
+
+def test_spec_numbers_beyond_the_float_type(project):
+    result = invoke(
+        "validate",
+        project / "s.yaml",
+        "--set",
+        "model.layers[0].activation={type: elu, alpha: 1e39}",
+    )
+    assert result.exit_code == 2
+    assert "model.layers[0].activation.alpha: 1e+39 is beyond float32" in result.stderr
+    ok = invoke(
+        "validate",
+        project / "s.yaml",
+        "--set",
+        "dtype=float64",
+        "--set",
+        "model.layers[0].activation={type: elu, alpha: 1e39}",
+    )
+    assert ok.exit_code == 0, ok.stderr

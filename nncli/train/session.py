@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nncli import artifacts
-from nncli.errors import DataError, RunError, SpecError
+from nncli.errors import DataError, Issue, RunError, SpecError
 
 
 @dataclass
@@ -52,6 +52,21 @@ def prepare(
     spec = validate(src)
     resolved = spec.model_dump(mode="json")
     resolved["name"] = resolved["name"] or spec_path.stem
+    too_big = list(_beyond_dtype(resolved, float(np.finfo(resolved["dtype"]).max)))
+    if too_big:
+        raise SpecError(
+            [
+                locate(
+                    src,
+                    Issue(
+                        path,
+                        f"{value:g} is beyond {resolved['dtype']}'s "
+                        "largest number; it would become infinite",
+                    ),
+                )
+                for path, value in too_big
+            ]
+        )
     spec_dir = spec_path.resolve().parent
     if init_weights is not None:
         resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
@@ -63,6 +78,18 @@ def prepare(
     if load_data:
         attach_data(session, spec_dir)
     return session
+
+
+def _beyond_dtype(node: Any, limit: float, path: str = "") -> Any:
+    """(path, value) of every float in the spec too large for the model's dtype."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _beyond_dtype(value, limit, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _beyond_dtype(value, limit, f"{path}[{i}]")
+    elif isinstance(node, float) and abs(node) > limit:
+        yield path, node
 
 
 def build_session(
