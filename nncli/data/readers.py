@@ -342,12 +342,20 @@ def read_xy(
 
 
 def read_npz(
-    written: str, spec: dict, spec_dir: Path, role: str, input_shape: tuple[int, ...]
+    written: str,
+    spec: dict,
+    spec_dir: Path,
+    role: str,
+    input_shape: tuple[int, ...],
+    parse_target: bool = True,
 ) -> _Table:
-    """An .npz archive with arrays `x` (n, ...) and `y` (n,) or (n, k)."""
+    """An .npz archive with arrays `x` (n, ...) and `y` (n,) or (n, k).
+
+    With `parse_target=False` (predict) `y` is neither needed nor read.
+    """
     path = resolve_path(written, spec_dir, role)
     where = f"{role} file {written}"
-    x, y = _npz_arrays(path, where)
+    x, y = _npz_arrays(path, where, need_y=parse_target)
     if len(x) != len(y):
         raise DataError(f"{where}: x has {len(x)} rows but y has {len(y)}")
     if len(x) == 0:
@@ -380,7 +388,7 @@ def read_npz(
     keep = ~(x_nan | y_nan)
     return _Table(
         x=x[keep],
-        y=_take(y, keep),
+        y=_take(y, keep) if parse_target else None,
         rows=np.flatnonzero(keep) + 1,
         feature_names=[f"x{i}" for i in range(per_row)],
         target_names=["y"],
@@ -391,19 +399,24 @@ def read_npz(
     )
 
 
-def _npz_arrays(path: Path, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _npz_arrays(
+    path: Path, where: str, need_y: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{where} is not an .npz archive (numpy.savez writes one)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
-            absent = [k for k in ("x", "y") if k not in keys]
+            needed = ("x", "y") if need_y else ("x",)
+            absent = [k for k in needed if k not in keys]
             if absent:
                 raise DataError(
-                    f"{where} has no array {absent[0]!r}; it needs arrays 'x' and 'y' "
+                    f"{where} has no array {absent[0]!r}; it needs "
+                    f"{' and '.join(repr(k) for k in needed)} "
                     f"(found: {', '.join(keys) or 'none'})"
                 )
-            x, y = archive["x"], archive["y"]
+            x = archive["x"]
+            y = archive["y"] if need_y else np.zeros(len(x))  # a stand-in, unread
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DataError(f"{where} cannot be read as .npz: {err}") from None
     if x.dtype.kind not in "biuf" or x.ndim < 1:

@@ -262,7 +262,9 @@ def load_file(
             target = None
     sub = {**spec, "target": target}
     if fmt == "npz":
-        table = read_npz(written, sub, spec_dir, role, prep.input_shape)
+        table = read_npz(
+            written, sub, spec_dir, role, prep.input_shape, parse_target=target_required
+        )
     else:
         table = read_csv(
             written,

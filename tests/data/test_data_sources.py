@@ -540,9 +540,25 @@ def test_npz_reads_and_reshapes(tmp_path, data_spec):
 def test_npz_missing_key(tmp_path, data_spec):
     np.savez(tmp_path / "d.npz", features=np.zeros((2, 1)), y=np.zeros(2))
     assert error(load_data, data_spec(train="d.npz"), tmp_path, 0, (1,)) == (
-        "training file d.npz has no array 'x'; it needs arrays 'x' and 'y' "
+        "training file d.npz has no array 'x'; it needs 'x' and 'y' "
         "(found: features, y)"
     )
+
+
+def test_predict_reads_npz_without_y(tmp_path, data_spec):
+    np.savez(
+        tmp_path / "t.npz", x=np.arange(8.0).reshape(4, 2), y=np.array([0, 1, 0, 1])
+    )
+    spec = data_spec(train="t.npz")
+    prep = load_data(spec, tmp_path, 0, (2,)).prep
+    np.savez(tmp_path / "p.npz", x=np.ones((3, 2)))  # no y at all
+    ds = load_file("p.npz", spec, tmp_path, prep, "prediction", target_required=False)
+    assert ds.x.shape == (3, 2) and ds.y.shape == (3, 0)
+    np.savez(
+        tmp_path / "q.npz", x=np.ones((2, 2)), y=np.array([7, 9])
+    )  # unseen: ignored
+    ds = load_file("q.npz", spec, tmp_path, prep, "prediction", target_required=False)
+    assert ds.y.shape == (2, 0)
 
 
 def test_npz_nan_and_inf(tmp_path, data_spec):
