@@ -45,7 +45,7 @@ def _read_records(
         size = " (0 bytes)" if path.stat().st_size == 0 else ""
         also = ", and no header row although data.header is true" if header else ""
         raise DataError(f"{where} is empty{size}: 0 data rows{also}")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     try:
         records = [r for r in reader if r and not (len(r) == 1 and not r[0].strip())]
     except csv.Error as err:

@@ -668,3 +668,9 @@ def test_load_file_predict_headerless(tmp_path, data_spec):
     write(tmp_path / "p.csv", "5,6,1\n7,8,\n")
     ds = load_file("p.csv", spec, tmp_path, prep, "prediction", target_required=False)
     assert ds.x.tolist() == [[5.0, 6.0], [7.0, 8.0]] and ds.y.shape == (2, 0)
+
+
+def test_space_before_a_quoted_cell_is_ignored(tmp_path, data_spec):
+    write(tmp_path / "t.csv", 'a, b ,y\n 1 , "2",0\n3, "4" ,1\n')
+    splits = load_data(data_spec(train="t.csv", target="y"), tmp_path, 0, (2,))
+    assert splits.train.x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
