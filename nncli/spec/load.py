@@ -292,7 +292,7 @@ def apply_override(src: SpecSource, text: str) -> None:
         ):
             node[part] = child
         else:
-            raise SpecError([Issue(key, "does not name a place in the spec", where)])
+            raise SpecError([Issue(key, _no_place(node, part), where)])
         node = child
     last = parts[-1]
     if (
@@ -304,7 +304,7 @@ def apply_override(src: SpecSource, text: str) -> None:
     ):
         node[last] = value
     else:
-        raise SpecError([Issue(key, "does not name a place in the spec", where)])
+        raise SpecError([Issue(key, _no_place(node, last), where)])
     done = _path_str(parts)
     src.overrides[done] = where
     for stale in [p for p in src.lines if p.startswith((done + ".", done + "["))]:

@@ -263,9 +263,11 @@ def test_yaml_parser_only_raises_spec_error(text):
 
 
 def test_override_on_missing_list_index_is_an_error(write_spec):
-    src = SpecSource({"model": {"layers": []}}, "x")
-    with pytest.raises(SpecError):
+    src = SpecSource({"model": {"layers": [{}, {}]}}, "x")
+    with pytest.raises(SpecError, match=r"index \[3\] is past the end of a list of 2"):
         apply_override(src, "model.layers[3].units=2")
+    with pytest.raises(SpecError, match="this is a list: use an index"):
+        apply_override(src, "model.layers.units=2")
 
 
 def test_yaml_12_core_schema_scalars():
