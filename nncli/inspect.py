@@ -38,7 +38,7 @@ def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
     resolved = spec.model_dump(mode="json")
     resolved["name"] = resolved_in.get("name") or run_dir.name
     resolved["model"]["init_weights"] = None  # the run's own weights replace them
-    session = build_session(spec, resolved, reader.dir / artifacts.SPEC, reader.dir)
+    session = build_session(resolved, reader.dir / artifacts.SPEC, reader.dir)
     weights = reader.weights()
     try:
         session.model.network.set_weights(

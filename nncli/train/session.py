@@ -20,8 +20,7 @@ from nncli.errors import DataError, Issue, RunError, SpecError
 class Session:
     """Everything built from a spec, before anything is written."""
 
-    spec: Any  # the validated RunSpec
-    resolved: dict[str, Any]
+    resolved: dict[str, Any]  # the validated spec, every default filled in
     spec_path: Path
     backend: Any
     model: Any
@@ -72,7 +71,7 @@ def prepare(
         resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
         src.overrides["model.init_weights"] = f"--init-weights {init_weights}"
     try:
-        session = build_session(spec, resolved, spec_path, spec_dir)
+        session = build_session(resolved, spec_path, spec_dir)
     except SpecError as e:  # checks on the built model: cite the spec's lines
         raise SpecError([locate(src, i) for i in e.issues]) from e
     if load_data:
@@ -92,9 +91,7 @@ def _beyond_dtype(node: Any, limit: float, path: str = "") -> Any:
         yield path, node
 
 
-def build_session(
-    spec: Any, resolved: dict[str, Any], spec_path: Path, spec_dir: Path
-) -> Session:
+def build_session(resolved: dict[str, Any], spec_path: Path, spec_dir: Path) -> Session:
     """Backend, network, loss and optimizer from a resolved spec."""
     from nncli.engine.backend import Backend
     from nncli.engine.losses import losses
@@ -123,7 +120,6 @@ def build_session(
     model = Model(network, loss, optimizers.create(resolved["optimizer"]))
     _load_init_weights(network, resolved["model"].get("init_weights"), spec_dir)
     session = Session(
-        spec,
         resolved,
         spec_path,
         backend,
