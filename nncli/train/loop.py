@@ -23,7 +23,14 @@ class StepEvent:
     epoch: int  # 1-based
     step: int  # 1-based within the epoch
     steps: int
-    logs: dict[str, float]  # running loss and metrics of the epoch so far
+    loss: float  # running (sample-weighted) loss of the epoch so far
+    metrics: dict[str, Metric]  # the epoch's running metrics
+
+    @property
+    def logs(self) -> dict[str, float]:
+        """Running loss and metrics; computed on demand (a device sync per metric),
+        so a display that refreshes a few times a second pays only then."""
+        return {"loss": self.loss, **{k: m.result() for k, m in self.metrics.items()}}
 
 
 @dataclass
@@ -75,18 +82,16 @@ def train_epochs(
             with overflow_is_reported():
                 loss, pred = model.train_step(x, y)
                 value = float(loss)  # device sync: one scalar per step
+                if math.isfinite(value):
+                    for m in train_metrics.values():
+                        m.update(pred, y, logits=model.outputs_logits)
             if not math.isfinite(value):
                 yield DivergedEvent(epoch, step, value, last_finite)
                 return
             last_finite = value
             n = len(x)
             total, seen = total + value * n, seen + n
-            with overflow_is_reported():
-                for m in train_metrics.values():
-                    m.update(pred, y, logits=model.outputs_logits)
-            logs = {"loss": total / seen}
-            logs.update({k: m.result() for k, m in train_metrics.items()})
-            yield StepEvent(epoch, step, len(train), logs)
+            yield StepEvent(epoch, step, len(train), total / seen, train_metrics)
         logs = {"loss": total / seen}
         logs.update({k: m.result() for k, m in train_metrics.items()})
         if val is not None:
