@@ -115,3 +115,8 @@ def case_id(cfg: dict[str, Any]) -> str:
     """A readable pytest id for a config dict."""
     extra = [f"{k}={v}" for k, v in cfg.items() if k != "type"]
     return "-".join([cfg["type"], *extra])
+
+
+def load_keras_golden(kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, sidecar) of the Keras fixtures keras_<kind>.npz and .json."""
+    return load_golden(f"keras_{kind}")
