@@ -33,6 +33,7 @@ def keras_float64():
     import keras
 
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")  # layers compute in float64 too
     if keras.backend.backend() != "jax":
         raise SystemExit("set KERAS_BACKEND=jax to regenerate the golden files")
     return keras
