@@ -51,9 +51,12 @@ class Preprocessing:
     def fit_standardize(self, x: np.ndarray) -> None:
         """Fit mean and std (population, ddof=0) per feature value on training x."""
         flat = x.reshape(len(x), -1)  # (n, features)
-        self.mean = flat.mean(axis=0)
-        std = flat.std(axis=0)
-        self.std = np.where(std > 0, std, 1.0)  # a constant feature stays put
+        # A constant feature becomes exactly 0 and stays put (std 1): tested by
+        # equality, since the float std of 999 copies of 7.3 is 8.9e-16, not 0,
+        # and dividing by it would blow up any other value by 1e15.
+        constant = (flat == flat[:1]).all(axis=0)
+        self.mean = np.where(constant, flat[0], flat.mean(axis=0))
+        self.std = np.where(constant, 1.0, flat.std(axis=0))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """x (n, *input_shape) or (n, features) -> same shape, standardised if fitted."""
