@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from nncli.engine.backend import get_array_module
@@ -154,16 +155,67 @@ class Linear(Activation):
 
 @activations.register("relu")
 class ReLU(Activation):
-    """f(x) = max(x, 0); f'(0) taken as 0, as Keras and PyTorch do."""
+    """max(x, 0), with Keras's threshold, max_value and negative_slope options.
+
+    f(x) = min(x, max_value) for x > threshold, else negative_slope * (x -
+    threshold) (keras.activations.relu; defaults give plain max(x, 0)). The
+    derivative at a kink (x = threshold, x = max_value) is taken as 0, as
+    Keras on JAX and PyTorch do at x = 0.
+    """
 
     class Config(StrictModel):
         type: Literal["relu"] = "relu"
+        negative_slope: float = Field(
+            0.0, ge=0, description="Slope below the threshold (Keras default 0)."
+        )
+        max_value: float | None = Field(
+            None, ge=0, description="Largest output (saturation); null: none."
+        )
+        threshold: float = Field(
+            0.0, ge=0, description="Inputs at or below it give the negative part."
+        )
+
+    def __init__(
+        self,
+        negative_slope: float = 0.0,
+        max_value: float | None = None,
+        threshold: float = 0.0,
+    ) -> None:
+        self.negative_slope, self.max_value = negative_slope, max_value
+        self.threshold = threshold
+        self.plain = negative_slope == 0 and max_value is None and threshold == 0
 
     def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        if self.plain:
+            return xp.maximum(x, 0)
+        pos = x if self.max_value is None else xp.minimum(x, self.max_value)
+        neg = self.negative_slope * (x - self.threshold) if self.negative_slope else 0
+        return xp.where(x > self.threshold, pos, neg)
 
     def backward(self, dy, x, y):
-        return dy * (x > 0)
+        inside = x > self.threshold
+        if self.max_value is not None:
+            inside = inside & (x < self.max_value)
+        dx = dy * inside
+        if self.negative_slope:
+            dx = dx + (self.negative_slope * dy) * (x < self.threshold)
+        return dx
+
+
+@activations.register("relu6")
+class ReLU6(Activation):
+    """f(x) = min(max(x, 0), 6); f' = 1 on (0, 6), else 0."""
+
+    class Config(StrictModel):
+        type: Literal["relu6"] = "relu6"
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.minimum(xp.maximum(x, 0), 6)
+
+    def backward(self, dy, x, y):
+        return dy * ((x > 0) & (x < 6))
 
 
 @activations.register("sigmoid")
@@ -333,3 +385,129 @@ class Softplus(Activation):
 
     def backward(self, dy, x, y):
         return dy * sigmoid(x)
+
+
+@activations.register("softsign")
+class Softsign(Activation):
+    """f(x) = x / (1 + |x|); f' = 1 / (1 + |x|)^2."""
+
+    class Config(StrictModel):
+        type: Literal["softsign"] = "softsign"
+
+    def forward(self, x):
+        return x / (1 + get_array_module(x).abs(x))
+
+    def backward(self, dy, x, y):
+        d = 1 + get_array_module(x).abs(x)
+        return dy / (d * d)
+
+
+@activations.register("hard_sigmoid")
+class HardSigmoid(Activation):
+    """Keras 3's piecewise-linear sigmoid: relu6(x + 3) / 6 (0 below -3, 1 above 3).
+
+    Keras 2 used 0.2 x + 0.5; Keras 3 (and JAX, PyTorch) use x / 6 + 0.5.
+    f' = 1/6 on (-3, 3), else 0.
+    """
+
+    class Config(StrictModel):
+        type: Literal["hard_sigmoid"] = "hard_sigmoid"
+
+    def forward(self, x):
+        return _hard_sigmoid(x)
+
+    def backward(self, dy, x, y):
+        return (dy * ((x > -3) & (x < 3))) / 6
+
+
+def _hard_sigmoid(x: Any) -> Any:
+    xp = get_array_module(x)
+    return xp.minimum(xp.maximum(x + 3, 0), 6) / 6
+
+
+@activations.register("hard_silu", "hard_swish")
+class HardSiLU(Activation):
+    """f(x) = x * hard_sigmoid(x) (alias hard_swish); 0 below -3, x above 3."""
+
+    class Config(StrictModel):
+        type: Literal["hard_silu"] = "hard_silu"
+
+    def forward(self, x):
+        return x * _hard_sigmoid(x)
+
+    def backward(self, dy, x, y):
+        inside = (x > -3) & (x < 3)
+        return dy * (_hard_sigmoid(x) + (x * inside) / 6)
+
+
+@activations.register("mish")
+class Mish(Activation):
+    """f(x) = x * tanh(softplus(x)).
+
+    f' = tanh(s) + x sech^2(s) sigmoid(x), s = softplus(x) >= 0, with
+    sech^2(s) = 4 e / (1 + e)^2, e = exp(-2 s) in (0, 1], which never overflows.
+    """
+
+    class Config(StrictModel):
+        type: Literal["mish"] = "mish"
+
+    def forward(self, x):
+        return x * get_array_module(x).tanh(softplus(x))
+
+    def backward(self, dy, x, y):
+        xp = get_array_module(x)
+        s = softplus(x)
+        e = xp.exp(-2 * s)
+        sech2 = 4 * e / ((1 + e) * (1 + e))
+        return dy * (xp.tanh(s) + x * sech2 * sigmoid(x))
+
+
+def _exp_limit(dtype: Any) -> float:
+    """The largest value of `dtype` whose exp is finite in `dtype`."""
+    dtype = np.dtype(dtype)
+    if dtype not in _EXP_LIMITS:
+        t = np.log(np.finfo(dtype).max)
+        with np.errstate(over="ignore"):
+            while not np.isfinite(np.exp(t)):
+                t = np.nextafter(t, dtype.type(-np.inf))
+        _EXP_LIMITS[dtype] = float(t)
+    return _EXP_LIMITS[dtype]
+
+
+_EXP_LIMITS: dict[Any, float] = {}
+
+
+@activations.register("exponential")
+class Exponential(Activation):
+    """f(x) = exp(x); f' = y.
+
+    Like Keras, large inputs give inf (above about 88.7 in float32, 709.8 in
+    float64), but without an overflow warning: the training loop reports the
+    non-finite loss that follows.
+    """
+
+    class Config(StrictModel):
+        type: Literal["exponential"] = "exponential"
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        limit = _exp_limit(x.dtype)
+        return xp.where(x > limit, xp.inf, xp.exp(xp.minimum(x, limit)))
+
+    def backward(self, dy, x, y):
+        return dy * y
+
+
+@activations.register("log_softmax")
+class LogSoftmax(Activation):
+    """Row-wise log(softmax(x)) over the last axis; dx = dy - exp(y) sum(dy)."""
+
+    class Config(StrictModel):
+        type: Literal["log_softmax"] = "log_softmax"
+
+    def forward(self, x):
+        return log_softmax(x)
+
+    def backward(self, dy, x, y):
+        xp = get_array_module(y)
+        return dy - xp.exp(y) * xp.sum(dy, axis=-1, keepdims=True)

@@ -55,6 +55,16 @@ ACTIVATION_CASES: list[dict[str, Any]] = [
     {"type": "gelu", "approximate": True},
     {"type": "silu"},
     {"type": "softplus"},
+    {"type": "relu", "negative_slope": 0.1},
+    {"type": "relu", "max_value": 1.5},
+    {"type": "relu", "negative_slope": 0.2, "max_value": 4.0, "threshold": 0.5},
+    {"type": "relu6"},
+    {"type": "softsign"},
+    {"type": "hard_sigmoid"},
+    {"type": "hard_silu"},
+    {"type": "mish"},
+    {"type": "exponential"},
+    {"type": "log_softmax"},
 ]
 
 

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from nncli.engine.activations import SiLU, activations, erf, erfc, sigmoid
+from nncli.engine.activations import (
+    HardSiLU,
+    SiLU,
+    activations,
+    erf,
+    erfc,
+    sigmoid,
+)
 from nncli.engine.gradcheck import check_activation
 
 
@@ -24,7 +31,8 @@ def test_gradient_matches_finite_differences(cfg, backend):
     check_activation(activations.create(cfg), x)
 
 
-EXTREMES = [-1e4, -800.0, -100.0, -40.0, -1e-30, 0.0, 1e-30, 40.0, 100.0, 800.0, 1e4]
+EXTREMES = [-1e4, -800.0, -100.0, -40.0, -30.0, -1e-30, 0.0, 1e-30, 30.0, 40.0]
+EXTREMES += [100.0, 800.0, 1e4]
 
 
 @pytest.mark.parametrize("name", activations.names())
@@ -32,12 +40,48 @@ EXTREMES = [-1e4, -800.0, -100.0, -40.0, -1e-30, 0.0, 1e-30, 40.0, 100.0, 800.0,
 def test_finite_and_warning_free_at_extremes(name, dtype, backend):
     # pytest turns any overflow/invalid RuntimeWarning into a failure
     be = type(backend).from_name(backend.name, dtype=dtype)
-    x = be.asarray([EXTREMES, EXTREMES[::-1]])  # (2, 11)
+    x = be.asarray([EXTREMES, EXTREMES[::-1]])  # (2, 13)
     act = activations.create(name)
     y = act.forward(x)
     dx = act.backward(be.xp.ones_like(y), x, y)
     assert y.dtype == x.dtype and dx.dtype == x.dtype
-    assert bool(be.xp.all(be.xp.isfinite(y))) and bool(be.xp.all(be.xp.isfinite(dx)))
+    finite = np.ones(x.shape, dtype=bool)
+    if name == "exponential":  # exp(x) overflows to inf like Keras, silently
+        finite = be.to_numpy(x) <= math.log(np.finfo(dtype).max)
+    np.testing.assert_array_equal(be.to_numpy(be.xp.isfinite(y)), finite)
+    np.testing.assert_array_equal(be.to_numpy(be.xp.isfinite(dx)), finite)
+
+
+SATURATED = [  # (name, f(-1e4), f(1e4), f'(-1e4), f'(1e4))
+    ("hard_sigmoid", 0.0, 1.0, 0.0, 0.0),
+    ("hard_silu", 0.0, 1e4, 0.0, 1.0),
+    ("relu6", 0.0, 6.0, 0.0, 0.0),
+    ("softsign", -1e4 / (1 + 1e4), 1e4 / (1 + 1e4), 1 / (1 + 1e4) ** 2, None),
+    ("mish", 0.0, 1e4, 0.0, 1.0),
+    ("exponential", 0.0, math.inf, 0.0, math.inf),
+]
+
+
+@pytest.mark.parametrize("case", SATURATED, ids=lambda c: c[0])
+def test_saturated_values_and_slopes(case):
+    name, lo, hi, dlo, dhi = case
+    act = activations.create(name)
+    x = np.array([-1e4, 1e4])
+    y = act.forward(x)
+    dx = act.backward(np.ones(2), x, y)
+    assert y[0] == pytest.approx(lo, abs=1e-300) and y[1] == pytest.approx(hi)
+    assert dx[0] == pytest.approx(dlo, abs=1e-300)
+    assert dx[1] == pytest.approx(dlo if dhi is None else dhi)
+
+
+def test_exponential_overflows_exactly_where_the_dtype_does():
+    act = activations.create("exponential")
+    for dtype in (np.float32, np.float64):
+        limit = math.log(np.finfo(dtype).max)
+        x = np.array([limit * (1 - 1e-6), limit * (1 + 1e-6)], dtype=dtype)
+        y = act.forward(x)
+        assert y.dtype == dtype and np.isfinite(y[0]) and y[1] == np.inf
+        assert y[0] == pytest.approx(math.exp(float(x[0])), rel=1e-6)
 
 
 def test_sigmoid_keeps_relative_precision_in_the_left_tail():
@@ -59,6 +103,44 @@ def test_keras_default_parameters_and_values():
     selu = activations.create("selu").forward(np.array([1.0, -1.0]))
     np.testing.assert_allclose(selu, [1.0507009873554805, -1.1113307378125628])
     assert isinstance(activations.create("swish"), SiLU)
+    # Keras 3's hard_sigmoid is x/6 + 1/2 (Keras 2 had 0.2 x + 0.5)
+    hs = activations.create("hard_sigmoid").forward(np.array([-4.0, 1.0, 2.5]))
+    np.testing.assert_allclose(hs, [0.0, 1 / 6 + 0.5, 2.5 / 6 + 0.5], rtol=1e-15)
+    assert isinstance(activations.create("hard_swish"), HardSiLU)
+    hsilu = activations.create("hard_silu").forward(np.array([-3.5, 1.5, 3.5]))
+    np.testing.assert_allclose(hsilu, [0.0, 1.5 * 4.5 / 6, 3.5], rtol=1e-15)
+    mish1 = math.tanh(math.log1p(math.e))
+    assert activations.create("mish").forward(np.array([1.0]))[0] == pytest.approx(
+        mish1, rel=1e-15
+    )
+    x = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(
+        activations.create("log_softmax").forward(x),
+        np.log(np.exp(x) / np.exp(x).sum()),
+        rtol=1e-14,
+    )
+
+
+@pytest.mark.parametrize(
+    ("cfg", "want"),
+    [
+        ({}, [0.0, 0.0, 0.0, 0.5, 2.0, 7.0]),
+        ({"negative_slope": 0.1}, [-0.2, -0.05, 0.0, 0.5, 2.0, 7.0]),
+        ({"max_value": 6.0}, [0.0, 0.0, 0.0, 0.5, 2.0, 6.0]),
+        ({"threshold": 1.0}, [0.0, 0.0, 0.0, 0.0, 2.0, 7.0]),
+        (
+            {"negative_slope": 0.5, "max_value": 3.0, "threshold": 1.0},
+            [-1.5, -0.75, -0.5, -0.25, 2.0, 3.0],
+        ),
+    ],
+    ids=lambda v: str(v),
+)
+def test_relu_options_follow_keras(cfg, want):
+    # keras.activations.relu: x > threshold -> min(x, max_value);
+    # otherwise negative_slope * (x - threshold)
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0, 7.0])
+    relu = activations.create({"type": "relu", **cfg})
+    np.testing.assert_allclose(relu.forward(x), want, rtol=1e-15)
 
 
 def test_erf_and_erfc_match_math_to_a_few_ulp():
