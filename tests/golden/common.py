@@ -36,6 +36,13 @@ def keras_float64():
     keras.config.set_dtype_policy("float64")  # layers compute in float64 too
     if keras.backend.backend() != "jax":
         raise SystemExit("set KERAS_BACKEND=jax to regenerate the golden files")
+    # Keras's type promotion maps float64 to float32 off TensorFlow, so ops that
+    # promote (ops.mean: result_type(x, "float32")) would compute in float32
+    from keras.src.backend.common import dtypes
+
+    dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
+    if keras.backend.result_type("float64", "float32") != "float64":
+        raise SystemExit("Keras still promotes float64 to float32")
     return keras
 
 
