@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -19,7 +20,21 @@ class NncliError(Exception):
     exit_code = EXIT_FAILURE
 
     def lines(self) -> list[str]:
-        return [str(self)]
+        """One line per problem (control characters from user text escaped)."""
+        return [one_line(str(self))]
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (a YAML
+    key may hold a newline; an error must still be one line)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if ch == " " or not unicodedata.category(ch).startswith(("C", "Z"))
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,9 @@ class Issue:
     column: int | None = None
 
     def __str__(self) -> str:
+        return one_line(self._text())
+
+    def _text(self) -> str:
         if self.file is None:  # not from a file: a command-line option, say
             return f"{self.path}: {self.message}" if self.path else self.message
         where = self.file
