@@ -140,7 +140,7 @@ def test_the_unedited_spec_is_accepted(tmp_path):
 
 
 def test_a_key_with_a_line_break_is_reported_on_one_line(tmp_path):
-    (tmp_path / "spec.yaml").write_text("? 'a\n\n  b'\n: 1\nname: x\u2028y\n")
+    (tmp_path / "spec.yaml").write_text("? 'a\n\n  b'\n: 1\n")
     with pytest.raises(SpecError) as info:
         prepare(tmp_path / "spec.yaml", load_data=False)
     lines = info.value.lines()
