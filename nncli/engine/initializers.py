@@ -9,7 +9,9 @@ The variance-scaling family follows Keras 3
 fan_out | mean of both); uniform limit sqrt(3 scale / fan); the "normal"
 variants are normals truncated at 2 standard deviations (out-of-range draws
 are redrawn) with stddev sqrt(scale / fan) / 0.87962566103423978, so the
-truncated draw has standard deviation sqrt(scale / fan).
+truncated draw has standard deviation sqrt(scale / fan). Keras's plain
+`truncated_normal` initializer makes no such correction: its draws have
+standard deviation 0.8796... * stddev, within mean +- 2 stddev.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nncli.registry import Registry, StrictModel
 
@@ -60,7 +62,7 @@ class Initializer:
         raise NotImplementedError
 
 
-@initializers.register("zeros")
+@initializers.register("zeros", "zero")
 class Zeros(Initializer):
     """All zeros."""
 
@@ -71,7 +73,7 @@ class Zeros(Initializer):
         return np.zeros(shape)
 
 
-@initializers.register("ones")
+@initializers.register("ones", "one")
 class Ones(Initializer):
     """All ones."""
 
@@ -118,16 +120,120 @@ class Identity(Initializer):
         return np.asarray(self.gain * np.eye(*shape), dtype=np.float64)
 
 
+@initializers.register("random_normal", "normal")
+class RandomNormal(Initializer):
+    """N(mean, stddev^2), untruncated; Keras defaults mean 0, stddev 0.05."""
+
+    class Config(StrictModel):
+        type: Literal["random_normal"] = "random_normal"
+        mean: float = 0.0
+        stddev: float = Field(0.05, ge=0)
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, rng, shape):
+        z = np.asarray(rng.standard_normal(shape), dtype=np.float64)
+        return np.asarray(self.mean + self.stddev * z, dtype=np.float64)
+
+
+@initializers.register("random_uniform", "uniform")
+class RandomUniform(Initializer):
+    """U[minval, maxval); Keras defaults -0.05 and 0.05."""
+
+    class Config(StrictModel):
+        type: Literal["random_uniform"] = "random_uniform"
+        minval: float = -0.05
+        maxval: float = 0.05
+
+        @model_validator(mode="after")
+        def _ordered(self) -> RandomUniform.Config:
+            if self.minval > self.maxval:
+                raise ValueError(
+                    f"minval ({self.minval}) is greater than maxval ({self.maxval})"
+                )
+            return self
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05) -> None:
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, rng, shape):
+        w = rng.uniform(self.minval, self.maxval, size=shape)
+        return np.asarray(w, dtype=np.float64)
+
+
+@initializers.register("truncated_normal")
+class TruncatedNormal(Initializer):
+    """N(mean, stddev^2) truncated to mean +- 2 stddev; Keras: mean 0, stddev 0.05.
+
+    As in Keras, `stddev` is that of the normal before truncation: draws have
+    standard deviation 0.8796... * stddev (variance_scaling corrects for it,
+    this one does not).
+    """
+
+    class Config(StrictModel):
+        type: Literal["truncated_normal"] = "truncated_normal"
+        mean: float = 0.0
+        stddev: float = Field(
+            0.05, ge=0, description="Of the normal before truncation at 2 stddev."
+        )
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, rng, shape):
+        w = self.mean + truncated_normal(rng, tuple(shape), self.stddev)
+        return np.asarray(w, dtype=np.float64)
+
+
+@initializers.register("orthogonal")
+class Orthogonal(Initializer):
+    """gain * an orthogonal matrix (QR of a normal draw), as Keras's Orthogonal.
+
+    A weight of rank >= 2 is treated as a (prod(shape[:-1]), shape[-1]) matrix:
+    orthonormal columns when it has at least as many rows as columns, else
+    orthonormal rows. Q's columns are sign-corrected by diag(R), so Q is
+    uniformly (Haar) distributed.
+    """
+
+    class Config(StrictModel):
+        type: Literal["orthogonal"] = "orthogonal"
+        gain: float = 1.0
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+
+    def __call__(self, rng, shape):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(
+                f"the orthogonal initializer needs a weight of rank 2 or more, "
+                f"got shape {shape} of rank {len(shape)}"
+            )
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # tall
+        q, r = np.linalg.qr(a)  # reduced: q (max, min), orthonormal columns
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return np.asarray(self.gain * q.reshape(shape), dtype=np.float64)
+
+
 @initializers.register("variance_scaling")
 class VarianceScaling(Initializer):
-    """Keras VarianceScaling: scale / fan, as a uniform or (truncated) normal."""
+    """Keras VarianceScaling: variance scale / fan, uniform or (truncated) normal."""
 
     class Config(StrictModel):
         type: Literal["variance_scaling"] = "variance_scaling"
-        scale: float = Field(1.0, gt=0)
-        mode: Literal["fan_in", "fan_out", "fan_avg"] = "fan_in"
-        distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = (
-            "truncated_normal"
+        scale: float = Field(1.0, gt=0, description="Variance = scale / fan.")
+        mode: Literal["fan_in", "fan_out", "fan_avg"] = Field(
+            "fan_in", description="Which fan: inputs, outputs or their mean."
+        )
+        distribution: Literal[
+            "truncated_normal", "untruncated_normal", "uniform", "normal"
+        ] = Field(
+            "truncated_normal",
+            description="normal is Keras's alias of truncated_normal.",
         )
 
     def __init__(

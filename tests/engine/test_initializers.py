@@ -28,6 +28,8 @@ VARIANCE_SCALING = {
 def test_shape_dtype_and_seed_determinism(name, shape):
     if name == "identity" and len(shape) != 2:
         pytest.skip("identity is 2-D only (tested below)")
+    if name == "orthogonal" and len(shape) < 2:
+        pytest.skip("orthogonal needs rank >= 2 (tested below)")
     init = initializers.create(name)
     a = init(np.random.default_rng(7), shape)
     b = init(np.random.default_rng(7), shape)
@@ -104,3 +106,43 @@ def test_config_defaults_match_constructor(name):
     }
     assert defaults == fields
     assert isinstance(initializers.create(cls.Config().model_dump()), cls)
+
+
+def test_orthogonal_needs_rank_two_and_flattens_conv_kernels():
+    rng = np.random.default_rng(0)
+    orthogonal = initializers.create("orthogonal")
+    for shape in [(3,), ()]:
+        with pytest.raises(ValueError, match="orthogonal initializer needs a weight"):
+            orthogonal(rng, shape)
+    w = orthogonal(rng, (3, 3, 4, 8)).reshape(36, 8)  # tall: orthonormal columns
+    np.testing.assert_allclose(w.T @ w, np.eye(8), atol=1e-12)
+
+
+def test_keras_aliases_and_defaults_of_the_plain_random_initializers():
+    rng = np.random.default_rng(0)
+    for alias, name in [
+        ("normal", "random_normal"),
+        ("uniform", "random_uniform"),
+        ("zero", "zeros"),
+        ("one", "ones"),
+    ]:
+        assert initializers.canonical(alias) == name
+    assert initializers.get("random_normal").Config().stddev == 0.05
+    assert initializers.get("truncated_normal").Config().stddev == 0.05
+    uniform = initializers.get("random_uniform").Config()
+    assert (uniform.minval, uniform.maxval) == (-0.05, 0.05)
+    w = initializers.create("truncated_normal")(rng, (400, 500))
+    assert np.abs(w).max() <= 0.1  # 2 stddev; draws' std is 0.8796 * 0.05
+    assert w.std() == pytest.approx(0.87962566103423978 * 0.05, rel=0.01)
+    # variance_scaling's "normal" is Keras's alias of truncated_normal
+    vs = initializers.get("variance_scaling")
+    a = vs(distribution="normal")(np.random.default_rng(1), (50, 60))
+    b = vs(distribution="truncated_normal")(np.random.default_rng(1), (50, 60))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_random_uniform_rejects_minval_above_maxval():
+    config = initializers.get("random_uniform").Config
+    with pytest.raises(ValueError, match="minval"):
+        config(minval=1.0, maxval=0.0)
+    assert config(minval=0.5, maxval=0.5).minval == 0.5
