@@ -1,16 +1,29 @@
-"""Optimizers with Keras 3 update rules and defaults.
+"""Optimizers with Keras 3 names, defaults and update rules.
 
 An optimizer updates a flat dict of parameters in place:
 `step(params, grads)` where both dicts map the same keys
-("layers.0.kernel", ...) to backend arrays of equal shape. Per-parameter
-slots (momentum, moving averages) are created lazily with `xp.zeros_like`
-and keyed by the parameter name, so `state_dict()` / `load_state_dict()`
-serialise everything needed to resume: `{"iterations": int,
-"slots": {"<param key>/<slot>": array}}`.
-`learning_rate` is a plain attribute so schedules can change it between steps.
+("layers.0.kernel", ...) to backend arrays of equal shape, and hold every
+trainable parameter of the model (so the global gradient norm is known).
+One step does what Keras's `apply_gradients` does, in its order:
 
-Reference framework: Keras 3 (`keras/src/optimizers/{sgd,rmsprop,adam}.py`).
-A learning rate of 0 is allowed (it freezes the weights).
+1. clip the gradients (at most one of `clipnorm`, `clipvalue`,
+   `global_clipnorm`);
+2. decoupled weight decay, if `weight_decay` is set: w <- w - w wd lr, on
+   every parameter (biases too), with the learning rate of this step;
+3. the optimizer's own update, with t = iterations + 1;
+4. iterations += 1.
+
+State is created lazily in the parameters' array module and dtype and kept
+in `slots`: "<param key>/<slot>" for per-parameter arrays (momentum, moving
+averages), a bare name for optimizer-wide arrays (Nadam's "u_product").
+`state_dict()` / `load_state_dict()` serialise everything needed to resume:
+`{"iterations": int, "slots": {key: array}}`. `learning_rate` is a plain
+attribute so schedules can change it between steps.
+
+Reference framework: Keras 3 (`keras/src/optimizers/`). Not supported:
+`use_ema`, `gradient_accumulation_steps`, `loss_scale_factor` and
+`exclude_from_weight_decay`. A learning rate of 0 is allowed (it freezes the
+weights). Scalars stay Python floats, so float32 arrays are never upcast.
 """
 
 from __future__ import annotations
@@ -18,55 +31,132 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nncli.engine.backend import get_array_module
 from nncli.registry import Registry, StrictModel
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
 
+CLIP_OPTIONS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+_LR = "Step size; schedules may change it between steps."
+_EPS = "Added for numerical stability (see the formula for where)."
+
 
 class Optimizer:
-    """Base: iteration count, lazily created slots, and their (de)serialisation."""
+    """Base: clipping, weight decay, iteration count and lazily created slots."""
 
     class Config(StrictModel):
         type: str
+        learning_rate: float = Field(0.001, ge=0, description=_LR)
+        weight_decay: float | None = Field(
+            None,
+            ge=0,
+            description="Decoupled decay before each update: w -= w * wd * lr.",
+        )
+        clipnorm: float | None = Field(
+            None, gt=0, description="Clip each gradient to this L2 norm."
+        )
+        clipvalue: float | None = Field(
+            None, gt=0, description="Clip each gradient element to [-v, v]."
+        )
+        global_clipnorm: float | None = Field(
+            None,
+            gt=0,
+            description="Clip all gradients together to this global L2 norm.",
+        )
 
-    def __init__(self, learning_rate: float) -> None:
+        @model_validator(mode="after")
+        def _one_clip_option(self) -> Optimizer.Config:
+            given = {k: getattr(self, k) for k in CLIP_OPTIONS}
+            shown = [f"{k}={v}" for k, v in given.items() if v is not None]
+            if len(shown) > 1:
+                raise ValueError(
+                    "set at most one of clipnorm, clipvalue and global_clipnorm "
+                    f"(as Keras), got {', '.join(shown)}"
+                )
+            return self
+
+    def __init__(
+        self,
+        learning_rate: float,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+    ) -> None:
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue = clipnorm, clipvalue
+        self.global_clipnorm = global_clipnorm
         self.iterations = 0
         self.slots: dict[str, Any] = {}
 
     def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
-        """Apply one update to every parameter in place, then count the iteration."""
+        """Clip, decay, then update every parameter in place; count the iteration."""
+        grads = {k: _like(grads[k], w) for k, w in params.items()}
+        grads = self.clip(grads)
+        if self.weight_decay:
+            wd, lr = self.weight_decay, self.learning_rate
+            for w in params.values():
+                w -= w * wd * lr
+        if params:
+            self.begin_step(next(iter(params.values())))
         for key, w in params.items():
-            g = grads[key]
-            if g.dtype != w.dtype:
-                g = g.astype(w.dtype)
-            self.update(key, w, g)
+            self.update(key, w, grads[key])
         self.iterations += 1
+
+    def clip(self, grads: dict[str, Any]) -> dict[str, Any]:
+        """New gradient arrays clipped as Keras's `_clip_gradients` does."""
+        if self.clipnorm is not None:
+            c = self.clipnorm
+            return {k: g * c / _maximum(_norm(g), c) for k, g in grads.items()}
+        if self.global_clipnorm is not None and grads:
+            c = self.global_clipnorm
+            xp = get_array_module(next(iter(grads.values())))
+            norm = xp.sqrt(sum(xp.sum(g * g) for g in grads.values()))
+            # min(1, c / norm); adding norm - norm makes it NaN for an
+            # infinite norm, as in Keras, instead of silently skipping the step
+            scale = c / _maximum(norm, c) + (norm - norm)
+            return {k: g * scale for k, g in grads.items()}
+        if self.clipvalue is not None:
+            v = self.clipvalue
+            return {k: get_array_module(g).clip(g, -v, v) for k, g in grads.items()}
+        return grads
+
+    def begin_step(self, w: Any) -> None:
+        """Update optimizer-wide state once per step (`w`: any parameter)."""
 
     def update(self, key: str, w: Any, g: Any) -> None:
         """Update one parameter array `w` in place from its gradient `g`."""
         raise NotImplementedError
 
-    def slot(self, key: str, name: str, w: Any) -> Any:
-        """The slot `name` of parameter `key`: zeros on first use, like `w`.
+    def slot(self, key: str, name: str, w: Any, fill: float = 0.0) -> Any:
+        """The slot `name` of parameter `key`: `fill` on first use, like `w`."""
+        return self.state(f"{key}/{name}", w, w.shape, fill)
 
-        A slot loaded from a checkpoint (host numpy, maybe another dtype) is
-        moved to `w`'s array module and dtype here, once.
+    def state(self, slot_key: str, w: Any, shape: tuple[int, ...], fill: float) -> Any:
+        """The state array `slot_key` in `w`'s array module and dtype.
+
+        Created full of `fill` on first use. One loaded from a checkpoint
+        (host numpy, maybe another dtype) is moved to `w`'s module and dtype
+        here, once.
         """
-        slot_key = f"{key}/{name}"
         s = self.slots.get(slot_key)
         xp = get_array_module(w)
         if s is None:
-            s = xp.zeros_like(w)
+            s = (
+                xp.full_like(w, fill)
+                if shape == w.shape
+                else xp.full(shape, fill, w.dtype)
+            )
         elif get_array_module(s) is not xp or s.dtype != w.dtype:
             s = xp.asarray(s, dtype=w.dtype)
-        if s.shape != w.shape:
+        if s.shape != shape:
             raise ValueError(
                 f"optimizer slot {slot_key!r} has shape {tuple(s.shape)}, "
-                f"parameter has {tuple(w.shape)}"
+                f"expected {tuple(shape)}"
             )
         self.slots[slot_key] = s
         return s
@@ -84,6 +174,19 @@ class Optimizer:
         self.slots = {k: v.copy() for k, v in state["slots"].items()}
 
 
+def _like(g: Any, w: Any) -> Any:
+    return g if g.dtype == w.dtype else g.astype(w.dtype)
+
+
+def _norm(g: Any) -> Any:
+    xp = get_array_module(g)
+    return xp.sqrt(xp.sum(g * g))
+
+
+def _maximum(x: Any, c: float) -> Any:
+    return get_array_module(x).maximum(x, c)
+
+
 @optimizers.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum (Keras 3).
@@ -91,20 +194,27 @@ class SGD(Optimizer):
     momentum = 0:  w <- w - lr g
     momentum > 0:  v <- m v - lr g;  w <- w + v
     nesterov:      v <- m v - lr g;  w <- w + m v - lr g
-    Defaults (Keras): learning_rate 0.01, momentum 0.0, nesterov False. With a
-    constant lr this equals PyTorch's SGD (dampening 0), whose buffer is -v/lr.
+    Defaults (Keras): learning_rate 0.01, momentum 0.0, nesterov False
+    (PyTorch: lr 0.001). With a constant lr this equals PyTorch's SGD
+    (dampening 0), whose buffer is -v/lr.
     """
 
-    class Config(StrictModel):
+    class Config(Optimizer.Config):
         type: Literal["sgd"] = "sgd"
-        learning_rate: float = Field(0.01, ge=0)
-        momentum: float = Field(0.0, ge=0, le=1)
-        nesterov: bool = False
+        learning_rate: float = Field(0.01, ge=0, description=_LR)
+        momentum: float = Field(
+            0.0, ge=0, le=1, description="Velocity kept from step to step."
+        )
+        nesterov: bool = Field(False, description="Use Nesterov momentum.")
 
     def __init__(
-        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **options)
         self.momentum, self.nesterov = momentum, nesterov
 
     def update(self, key: str, w: Any, g: Any) -> None:
@@ -130,18 +240,21 @@ class RMSprop(Optimizer):
     otherwise: d = sqrt(a + eps)
     momentum = 0: w <- w - lr g / d;  else  u <- momentum u + lr g / d;  w <- w - u
     Epsilon is added INSIDE the square root (Keras); PyTorch adds it outside,
-    sqrt(a) + eps, with default eps 1e-8. The two agree exactly when eps = 0.
-    Defaults (Keras): learning_rate 0.001, rho 0.9, momentum 0.0,
-    epsilon 1e-7, centered False.
+    sqrt(a) + eps. Defaults (Keras): learning_rate 0.001, rho 0.9, momentum
+    0.0, epsilon 1e-7, centered False (PyTorch: lr 0.01, alpha 0.99, eps
+    1e-8). PyTorch's momentum buffer is u / lr.
     """
 
-    class Config(StrictModel):
+    class Config(Optimizer.Config):
         type: Literal["rmsprop"] = "rmsprop"
-        learning_rate: float = Field(0.001, ge=0)
-        rho: float = Field(0.9, ge=0, le=1)
-        momentum: float = Field(0.0, ge=0, le=1)
-        epsilon: float = Field(1e-7, gt=0)
-        centered: bool = False
+        rho: float = Field(
+            0.9, ge=0, le=1, description="Decay of the mean squared gradient."
+        )
+        momentum: float = Field(0.0, ge=0, le=1, description="Momentum of the step.")
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+        centered: bool = Field(
+            False, description="Divide by the gradient's variance, not its mean square."
+        )
 
     def __init__(
         self,
@@ -150,8 +263,9 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         epsilon: float = 1e-7,
         centered: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **options)
         self.rho, self.momentum = rho, momentum
         self.epsilon, self.centered = epsilon, centered
 
@@ -190,16 +304,22 @@ class Adam(Optimizer):
     bias-corrected sqrt(v_hat) as PyTorch does (there eps is effectively
     scaled by sqrt(1 - beta_2^t)); the two agree exactly when eps = 0.
     Defaults (Keras): learning_rate 0.001, beta_1 0.9, beta_2 0.999,
-    epsilon 1e-7, amsgrad False.
+    epsilon 1e-7 (PyTorch: 1e-8), amsgrad False. `weight_decay` is decoupled
+    (AdamW-style), unlike PyTorch Adam's L2 term added to the gradient.
     """
 
-    class Config(StrictModel):
+    class Config(Optimizer.Config):
         type: Literal["adam"] = "adam"
-        learning_rate: float = Field(0.001, ge=0)
-        beta_1: float = Field(0.9, ge=0, lt=1)
-        beta_2: float = Field(0.999, ge=0, lt=1)
-        epsilon: float = Field(1e-7, gt=0)
-        amsgrad: bool = False
+        beta_1: float = Field(
+            0.9, ge=0, lt=1, description="Decay of the gradient's moving average."
+        )
+        beta_2: float = Field(
+            0.999, ge=0, lt=1, description="Decay of the squared gradient's average."
+        )
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+        amsgrad: bool = Field(
+            False, description="Divide by the largest second moment seen (AMSGrad)."
+        )
 
     def __init__(
         self,
@@ -208,8 +328,9 @@ class Adam(Optimizer):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **options)
         self.beta_1, self.beta_2 = beta_1, beta_2
         self.epsilon, self.amsgrad = epsilon, amsgrad
 
@@ -228,3 +349,261 @@ class Adam(Optimizer):
             xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
         w -= alpha * m / (xp.sqrt(v) + self.epsilon)
+
+
+@optimizers.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay, on by default (Keras 3 AdamW).
+
+    w <- w - w wd lr, then the Adam update (see `adam`), as PyTorch's AdamW.
+    Defaults (Keras): weight_decay 0.004 (PyTorch: 0.01), the rest as adam
+    (epsilon 1e-7, PyTorch 1e-8). weight_decay cannot be null (Keras refuses
+    None); 0 turns AdamW into Adam.
+    """
+
+    class Config(Adam.Config):
+        type: Literal["adamw"] = "adamw"
+        weight_decay: float = Field(
+            0.004,
+            ge=0,
+            description="Decoupled decay before each update: w -= w * wd * lr.",
+        )
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad,
+            weight_decay=weight_decay,
+            **options,
+        )
+
+
+@optimizers.register("adamax")
+class Adamax(Optimizer):
+    """Adamax: Adam with the infinity norm (Keras 3).
+
+    t = iterations + 1;  m <- m + (1 - beta_1)(g - m);  u <- max(beta_2 u, |g|)
+    w <- w - lr m / ((1 - beta_1^t)(u + eps))
+    Epsilon is added after the maximum (Keras); PyTorch takes
+    max(beta_2 u, |g| + eps). Defaults (Keras): learning_rate 0.001, beta_1
+    0.9, beta_2 0.999, epsilon 1e-7 (PyTorch: lr 0.002, eps 1e-8).
+    """
+
+    class Config(Optimizer.Config):
+        type: Literal["adamax"] = "adamax"
+        beta_1: float = Field(
+            0.9, ge=0, lt=1, description="Decay of the gradient's moving average."
+        )
+        beta_2: float = Field(
+            0.999, ge=0, lt=1, description="Decay of the infinity norm."
+        )
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **options: Any,
+    ) -> None:
+        super().__init__(learning_rate, **options)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
+        correction = 1 - self.beta_1 ** (self.iterations + 1)
+        m = self.slot(key, "momentum", w)
+        u = self.slot(key, "norm", w)
+        m += (1 - self.beta_1) * (g - m)
+        u *= self.beta_2
+        xp.maximum(u, xp.abs(g), out=u)
+        w -= self.learning_rate * m / (correction * (u + self.epsilon))
+
+
+@optimizers.register("nadam")
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Keras 3, Dozat's schedule).
+
+    t = iterations + 1;  mu_t = beta_1 (1 - 0.5 * 0.96^t);  P_t = mu_1 ... mu_t
+    m <- m + (1 - beta_1)(g - m);  v <- v + (1 - beta_2)(g^2 - v)
+    m_hat = mu_{t+1} m / (1 - P_t mu_{t+1}) + (1 - mu_t) g / (1 - P_t)
+    w <- w - lr m_hat / (sqrt(v / (1 - beta_2^t)) + eps)
+    The momentum schedule decays with 0.96^t; PyTorch's NAdam uses
+    0.96^(t * momentum_decay) with momentum_decay 0.004, so the two differ
+    from the first step. P_t is kept as optimizer state ("u_product") in the
+    parameters' dtype, as Keras does. Defaults (Keras): learning_rate 0.001,
+    beta_1 0.9, beta_2 0.999, epsilon 1e-7 (PyTorch: lr 0.002, eps 1e-8).
+    """
+
+    class Config(Optimizer.Config):
+        type: Literal["nadam"] = "nadam"
+        beta_1: float = Field(
+            0.9, ge=0, lt=1, description="Decay of the gradient's moving average."
+        )
+        beta_2: float = Field(
+            0.999, ge=0, lt=1, description="Decay of the squared gradient's average."
+        )
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **options: Any,
+    ) -> None:
+        super().__init__(learning_rate, **options)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def mu(self, t: int) -> float:
+        return self.beta_1 * (1 - 0.5 * 0.96**t)
+
+    def begin_step(self, w: Any) -> None:
+        product = self.state("u_product", w, (), 1.0)
+        product *= self.mu(self.iterations + 1)
+
+    def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
+        t = self.iterations + 1
+        mu_t, mu_next = self.mu(t), self.mu(t + 1)
+        product = self.slots["u_product"]  # P_t, updated by begin_step
+        m = self.slot(key, "momentum", w)
+        v = self.slot(key, "velocity", w)
+        m += (1 - self.beta_1) * (g - m)
+        v += (1 - self.beta_2) * (g * g - v)
+        m_hat = mu_next * m / (1 - product * mu_next) + (1 - mu_t) * g / (1 - product)
+        v_hat = v / (1 - self.beta_2**t)
+        w -= m_hat * self.learning_rate / (xp.sqrt(v_hat) + self.epsilon)
+
+
+@optimizers.register("adagrad")
+class Adagrad(Optimizer):
+    """Adagrad: per-element steps shrink with the summed squared gradient (Keras 3).
+
+    a <- a + g^2  (a starts at initial_accumulator_value)
+    w <- w - lr g / sqrt(a + eps)
+    Epsilon is added INSIDE the square root (Keras); PyTorch adds it outside,
+    sqrt(a) + eps. Defaults (Keras): learning_rate 0.001,
+    initial_accumulator_value 0.1, epsilon 1e-7 (PyTorch: lr 0.01, initial
+    accumulator 0, eps 1e-10).
+    """
+
+    class Config(Optimizer.Config):
+        type: Literal["adagrad"] = "adagrad"
+        initial_accumulator_value: float = Field(
+            0.1, ge=0, description="Starting value of the squared-gradient sum."
+        )
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **options: Any,
+    ) -> None:
+        super().__init__(learning_rate, **options)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
+
+    def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
+        a = self.slot(key, "accumulator", w, fill=self.initial_accumulator_value)
+        a += g * g
+        w -= self.learning_rate * g / xp.sqrt(a + self.epsilon)
+
+
+@optimizers.register("adadelta")
+class Adadelta(Optimizer):
+    """Adadelta: steps scaled by the ratio of update and gradient RMS (Keras 3).
+
+    a <- rho a + (1 - rho) g^2
+    d = -sqrt(s + eps) g / sqrt(a + eps)
+    s <- rho s + (1 - rho) d^2;  w <- w + lr d
+    Same formula as PyTorch (eps inside both square roots), but Keras's
+    defaults: learning_rate 0.001 (PyTorch: 1.0, Zeiler's "no learning
+    rate"), rho 0.95 (PyTorch: 0.9), epsilon 1e-7 (PyTorch: 1e-6). With the
+    Keras default rate, weights move very slowly; learning_rate 1.0 is the
+    original method.
+    """
+
+    class Config(Optimizer.Config):
+        type: Literal["adadelta"] = "adadelta"
+        rho: float = Field(0.95, ge=0, le=1, description="Decay of both averages.")
+        epsilon: float = Field(1e-7, gt=0, description=_EPS)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-7,
+        **options: Any,
+    ) -> None:
+        super().__init__(learning_rate, **options)
+        self.rho, self.epsilon = rho, epsilon
+
+    def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
+        rho, eps = self.rho, self.epsilon
+        a = self.slot(key, "accumulated_grad", w)
+        s = self.slot(key, "accumulated_delta_var", w)
+        a *= rho
+        a += (1 - rho) * (g * g)
+        d = -(xp.sqrt(s + eps) * g) / xp.sqrt(a + eps)
+        s *= rho
+        s += (1 - rho) * (d * d)
+        w += self.learning_rate * d
+
+
+@optimizers.register("lion")
+class Lion(Optimizer):
+    """Lion: signed momentum steps (Keras 3; Chen et al. 2023).
+
+    w <- w - lr sign(beta_1 m + (1 - beta_1) g)
+    m <- beta_2 m + (1 - beta_2) g
+    Every element moves by exactly lr (or 0), so Lion wants a learning rate
+    3-10x smaller than Adam's. PyTorch has no Lion in torch.optim.
+    Defaults (Keras): learning_rate 0.001, beta_1 0.9, beta_2 0.99.
+    """
+
+    class Config(Optimizer.Config):
+        type: Literal["lion"] = "lion"
+        beta_1: float = Field(
+            0.9,
+            gt=0,
+            le=1,
+            description="Weight of the momentum in the step's sign (0: SignSGD).",
+        )
+        beta_2: float = Field(0.99, ge=0, le=1, description="Decay of the momentum.")
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.99,
+        **options: Any,
+    ) -> None:
+        super().__init__(learning_rate, **options)
+        self.beta_1, self.beta_2 = beta_1, beta_2
+
+    def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
+        b1, b2 = self.beta_1, self.beta_2
+        m = self.slot(key, "momentum", w)
+        w -= self.learning_rate * xp.sign(m * b1 + g * (1 - b1))
+        m *= b2
+        m += g * (1 - b2)
