@@ -21,7 +21,23 @@ LAYERS = [
     {"type": "dropout", "rate": 0.3},
     {"type": "dense", "units": 1, "activation": "sigmoid"},
 ]
-OPTIMIZERS = ["adam", "nadam", "rmsprop", {"type": "sgd", "momentum": 0.9}, "lion"]
+OPTIMIZERS = [
+    "adam",
+    "nadam",
+    "rmsprop",
+    {"type": "sgd", "momentum": 0.9},
+    "lion",
+    {
+        "type": "adamw",
+        "learning_rate": {
+            "type": "cosine_decay",
+            "initial_learning_rate": 0.01,
+            "decay_steps": 20,
+            "warmup_target": 0.05,
+            "warmup_steps": 10,
+        },
+    },
+]
 
 
 def _setup(optimizer):

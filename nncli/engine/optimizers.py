@@ -29,18 +29,42 @@ weights). Scalars stay Python floats, so float32 arrays are never upcast.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from nncli.engine.backend import get_array_module
-from nncli.registry import Registry, StrictModel
+from nncli.engine.schedules import Schedule, schedules
+from nncli.registry import Registry, StrictModel, named
 
 optimizers: Registry[type[Optimizer]] = Registry("optimizer")
 
 CLIP_OPTIONS = ("clipnorm", "clipvalue", "global_clipnorm")
 
-_LR = "Step size; schedules may change it between steps."
+_LR = (
+    "Step size: a number, or a schedule of the step count ({type: cosine_decay, ...})."
+)
+
+
+def _lr(default: float) -> Any:
+    """The `learning_rate` field: a rate >= 0 or a learning-rate schedule."""
+    return Field(default, description=_LR)
+
+
+def _lr_kind(value: Any) -> str:
+    named_schedule = isinstance(value, str) and value in schedules
+    # a dict when validating, the schedule's Config when serialising
+    mapping = isinstance(value, dict | BaseModel)
+    return "<schedule>" if mapping or named_schedule else "<rate>"
+
+
+# A number or a schedule; the tags (dropped from error paths) pick the branch
+# from the value's type, so an error speaks of only the one that was meant.
+LearningRate = Annotated[
+    Annotated[float, Field(ge=0), Tag("<rate>")]
+    | Annotated[named(schedules), Tag("<schedule>")],
+    Discriminator(_lr_kind),
+]
 _EPS = "Added for numerical stability (see the formula for where)."
 
 
@@ -49,7 +73,7 @@ class Optimizer:
 
     class Config(StrictModel):
         type: str
-        learning_rate: float = Field(0.001, ge=0, description=_LR)
+        learning_rate: LearningRate = _lr(0.001)
         weight_decay: float | None = Field(
             None,
             ge=0,
@@ -80,12 +104,16 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate: float,
+        learning_rate: float | dict,
         weight_decay: float | None = None,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
     ) -> None:
+        self.schedule: Schedule | None = None
+        if isinstance(learning_rate, dict):  # a schedule's config
+            self.schedule = schedules.create(learning_rate)
+            learning_rate = self.schedule(0)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue = clipnorm, clipvalue
@@ -106,6 +134,8 @@ class Optimizer:
         for key, w in params.items():
             self.update(key, w, grads[key])
         self.iterations += 1
+        if self.schedule is not None:  # the rate of the next step, as Keras logs it
+            self.learning_rate = self.schedule(self.iterations)
 
     def clip(self, grads: dict[str, Any]) -> dict[str, Any]:
         """New gradient arrays clipped as Keras's `_clip_gradients` does."""
@@ -172,6 +202,8 @@ class Optimizer:
         """Restore a `state_dict()` snapshot; arrays are copied, never aliased."""
         self.iterations = int(state["iterations"])
         self.slots = {k: v.copy() for k, v in state["slots"].items()}
+        if self.schedule is not None:
+            self.learning_rate = self.schedule(self.iterations)
 
 
 def _like(g: Any, w: Any) -> Any:
@@ -201,7 +233,7 @@ class SGD(Optimizer):
 
     class Config(Optimizer.Config):
         type: Literal["sgd"] = "sgd"
-        learning_rate: float = Field(0.01, ge=0, description=_LR)
+        learning_rate: LearningRate = _lr(0.01)
         momentum: float = Field(
             0.0, ge=0, le=1, description="Velocity kept from step to step."
         )
@@ -209,7 +241,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.01,
+        learning_rate: float | dict = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
         **options: Any,
@@ -258,7 +290,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         rho: float = 0.9,
         momentum: float = 0.0,
         epsilon: float = 1e-7,
@@ -323,7 +355,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -371,7 +403,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         weight_decay: float = 0.004,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
@@ -413,7 +445,7 @@ class Adamax(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -460,7 +492,7 @@ class Nadam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -511,7 +543,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         initial_accumulator_value: float = 0.1,
         epsilon: float = 1e-7,
         **options: Any,
@@ -548,7 +580,7 @@ class Adadelta(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         rho: float = 0.95,
         epsilon: float = 1e-7,
         **options: Any,
@@ -592,7 +624,7 @@ class Lion(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | dict = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.99,
         **options: Any,

@@ -397,6 +397,8 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     node, tag_possible = data, True
     for part in loc:
+        if isinstance(part, str) and part.startswith("<") and part.endswith(">"):
+            continue  # a tag of a union picked by the value's type (<rate>)
         if tag_possible and isinstance(part, str) and _is_tag(node, part):
             tag_possible = False
             continue

@@ -131,6 +131,57 @@ GRID_LR = {
 }
 
 
+# Learning-rate schedules inside optimizers (the schedule is evaluated at the
+# optimizer's iteration count before each update, weight decay included).
+SCHEDULE_CASES: dict[str, dict[str, Any]] = {
+    "adam_cosine_decay_warmup": {
+        "type": "adam",
+        "learning_rate": {
+            "type": "cosine_decay",
+            "initial_learning_rate": 0.0,
+            "decay_steps": 6,
+            "warmup_target": 0.1,
+            "warmup_steps": 3,
+        },
+    },
+    "sgd_exponential_decay_staircase_weight_decay": {
+        "type": "sgd",
+        "momentum": 0.9,
+        "weight_decay": 0.2,
+        "learning_rate": {
+            "type": "exponential_decay",
+            "initial_learning_rate": 0.1,
+            "decay_steps": 3,
+            "decay_rate": 0.5,
+            "staircase": True,
+        },
+    },
+    "rmsprop_piecewise_constant_decay": {
+        "type": "rmsprop",
+        "learning_rate": {
+            "type": "piecewise_constant_decay",
+            "boundaries": [2, 5],
+            "values": [0.05, 0.01, 0.002],
+        },
+    },
+}
+SCHEDULE_CLASS = {
+    "cosine_decay": "CosineDecay",
+    "exponential_decay": "ExponentialDecay",
+    "piecewise_constant_decay": "PiecewiseConstantDecay",
+}
+
+
+def _keras_kwargs(keras, cfg: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {k: v for k, v in cfg.items() if k != "type"}
+    lr = kwargs.get("learning_rate")
+    if isinstance(lr, dict):
+        args = {k: v for k, v in lr.items() if k != "type"}
+        cls = getattr(keras.optimizers.schedules, SCHEDULE_CLASS[lr["type"]])
+        kwargs["learning_rate"] = cls(**args)
+    return kwargs
+
+
 def cases() -> dict[str, dict[str, Any]]:
     """Every case's nncli config: defaults, each clip option and decay, options."""
     out: dict[str, dict[str, Any]] = {}
@@ -140,7 +191,7 @@ def cases() -> dict[str, dict[str, Any]]:
         for option, value in CLIPS.items():
             out[f"{name}_{option}"] = {"type": name, **lr, option: value}
         out[f"{name}_weight_decay"] = {"type": name, **lr, "weight_decay": 0.2}
-    return {**out, **OPTION_CASES}
+    return {**out, **OPTION_CASES, **SCHEDULE_CASES}
 
 
 def inputs() -> dict[str, np.ndarray]:
@@ -155,13 +206,19 @@ def inputs() -> dict[str, np.ndarray]:
 
 
 def keras_call(cfg: dict[str, Any]) -> str:
-    args = ", ".join(f"{k}={v!r}" for k, v in cfg.items() if k != "type")
+    def show(v: Any) -> str:
+        if isinstance(v, dict):  # a schedule
+            args = ", ".join(f"{k}={x!r}" for k, x in v.items() if k != "type")
+            return f"keras.optimizers.schedules.{SCHEDULE_CLASS[v['type']]}({args})"
+        return repr(v)
+
+    args = ", ".join(f"{k}={show(v)}" for k, v in cfg.items() if k != "type")
     return f"keras.optimizers.{KERAS_CLASS[cfg['type']]}({args})"
 
 
 def trajectory(keras, cfg: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict:
     """The weights after each of STEPS `apply_gradients` calls."""
-    kwargs = {k: v for k, v in cfg.items() if k != "type"}
+    kwargs = _keras_kwargs(keras, cfg)
     opt = getattr(keras.optimizers, KERAS_CLASS[cfg["type"]])(**kwargs)
     variables = {
         k: keras.Variable(arrays[f"w0__{k}"], dtype="float64", name=k) for k in SHAPES
