@@ -5,6 +5,7 @@ Importing this package registers every built-in name.
 
 from nncli.engine import (  # noqa: F401
     activations,
+    constraints,
     initializers,
     layers,
     losses,

@@ -18,6 +18,7 @@ from pydantic import Field
 from nncli.engine.activations import Activation as ActivationFn
 from nncli.engine.activations import activations
 from nncli.engine.backend import Backend
+from nncli.engine.constraints import constraints
 from nncli.engine.initializers import initializers
 from nncli.engine.regularizers import regularizers
 from nncli.registry import Registry, StrictModel, named
@@ -30,10 +31,16 @@ Named = Union[str, dict]
 ActivationRef = named(activations)
 InitializerRef = named(initializers)
 RegularizerRef = named(regularizers)
+ConstraintRef = named(constraints)
 
 
 class Layer:
-    """Base layer: no parameters, identity shapes."""
+    """Base layer: no parameters, identity shapes.
+
+    Beside params and grads a layer may hold `regularizers` and `constraints`
+    (by parameter name) and an `activity_regularizer` on its output, which it
+    then keeps in its cache as `cache.y` (see `Sequential`).
+    """
 
     class Config(StrictModel):
         type: str
@@ -42,6 +49,8 @@ class Layer:
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.regularizers: dict[str, Any] = {}
+        self.constraints: dict[str, Any] = {}
+        self.activity_regularizer: Any = None
         self.xp: Any = np
         self.dtype: Any = np.float32
 
@@ -74,6 +83,9 @@ class Dense(Layer):
 
     Defaults from Keras: kernel glorot_uniform, bias zeros, linear activation.
     Inputs of rank > 2 are contracted on the last axis, as in Keras.
+    Constraints project the weights after each optimizer step; the activity
+    regularizer penalises the output y (after the activation) divided by the
+    batch size, as Keras 3 does.
     """
 
     class Config(StrictModel):
@@ -85,6 +97,15 @@ class Dense(Layer):
         bias_initializer: InitializerRef = "zeros"
         kernel_regularizer: RegularizerRef | None = None
         bias_regularizer: RegularizerRef | None = None
+        activity_regularizer: RegularizerRef | None = Field(
+            None, description="Penalty on the output, divided by the batch size."
+        )
+        kernel_constraint: ConstraintRef | None = Field(
+            None, description="Projection of the kernel after each update."
+        )
+        bias_constraint: ConstraintRef | None = Field(
+            None, description="Projection of the bias after each update."
+        )
 
     def __init__(
         self,
@@ -95,6 +116,9 @@ class Dense(Layer):
         bias_initializer: Named = "zeros",
         kernel_regularizer: Named | None = None,
         bias_regularizer: Named | None = None,
+        activity_regularizer: Named | None = None,
+        kernel_constraint: Named | None = None,
+        bias_constraint: Named | None = None,
     ) -> None:
         super().__init__()
         self.units, self.use_bias = units, use_bias
@@ -106,12 +130,20 @@ class Dense(Layer):
             bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
         )
         self.activation: ActivationFn = activations.create(activation)
         self.activation_name = activations.canonical(_type_of(activation))
         for name, reg in (("kernel", kernel_regularizer), ("bias", bias_regularizer)):
             if reg is not None and (name == "kernel" or use_bias):
                 self.regularizers[name] = regularizers.create(reg)
+        for name, con in (("kernel", kernel_constraint), ("bias", bias_constraint)):
+            if con is not None and (name == "kernel" or use_bias):
+                self.constraints[name] = constraints.create(con)
+        if activity_regularizer is not None:
+            self.activity_regularizer = regularizers.create(activity_regularizer)
 
     def build(
         self, in_shape: Shape, backend: Backend, rng: np.random.Generator
@@ -123,6 +155,8 @@ class Dense(Layer):
         if self.use_bias:
             bias_init = initializers.create(self._config["bias_initializer"])
             self.params["bias"] = backend.asarray(bias_init(rng, (self.units,)))
+        for name, con in self.constraints.items():
+            con.check_rank(self.params[name].ndim, f"{name}_constraint")
         self.grads = {k: self.xp.zeros_like(v) for k, v in self.params.items()}
         return (*in_shape[:-1], self.units)
 

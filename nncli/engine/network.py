@@ -78,17 +78,31 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dy: Any, caches: list[Any], from_logits: bool = False) -> Any:
+    def backward(
+        self,
+        dy: Any,
+        caches: list[Any],
+        from_logits: bool = False,
+        extra: Mapping[int, Any] | None = None,
+    ) -> Any:
         """Backprop `dy` and fill every layer's grads; returns None (no input gradient).
 
         With `from_logits`, dy is d/d(pre-activation) of the last layer.
+        `extra[i]` is added to the gradient of layer i's output (the activity
+        penalties' gradients); for a from-logits last layer it goes through
+        that layer's activation first.
         """
+        extra = extra or {}
         last = len(self.layers) - 1
         for i in range(last, -1, -1):
-            layer = self.layers[i]
+            layer, g = self.layers[i], extra.get(i)
             if i == last and from_logits:
+                if g is not None:
+                    c = caches[i]
+                    dy = dy + layer.activation.backward(g, c.z, c.y)
                 dy = layer.backward_from_logits(dy, caches[i], need_dx=i > 0)
             else:
+                dy = dy if g is None else dy + g
                 dy = layer.backward(dy, caches[i], need_dx=i > 0)
         return dy
 
@@ -116,6 +130,49 @@ class Sequential:
                 if with_grads:
                     layer.grads[name] += reg.grad(w)
         return total
+
+    def activity_regularization(
+        self, caches: list[Any], with_grads: bool = False
+    ) -> tuple[Any, dict[int, Any]]:
+        """Activity penalties of the last forward pass, and their output gradients.
+
+        Keras 3 (`Layer.__call__`) adds regularizer(y) / batch_size for each
+        layer output y, batch_size = y.shape[0]; the gradient of layer i's
+        output is then regularizer.grad(y) / batch_size (the dict, by index,
+        filled only `with_grads`, for `backward`'s `extra`).
+        """
+        total, grads = 0.0, {}
+        for i, layer in enumerate(self.layers):
+            reg = layer.activity_regularizer
+            if reg is None:
+                continue
+            y = caches[i].y  # (batch, ..., units)
+            total = total + reg.penalty(y) / y.shape[0]
+            if with_grads:
+                grads[i] = reg.grad(y) / y.shape[0]
+        return total, grads
+
+    def sample_activity(self, caches: list[Any]) -> Any:
+        """Each sample's activity penalty, (batch,), or None when there is none.
+
+        Their mean over a batch is `activity_regularization`'s penalty, so a
+        sample-weighted mean over batches gives what Keras reports.
+        """
+        total = None
+        for i, layer in enumerate(self.layers):
+            reg = layer.activity_regularizer
+            if reg is not None:
+                y = caches[i].y  # (batch, ..., units)
+                per_sample = reg.penalty(y, axis=tuple(range(1, y.ndim)))  # (batch,)
+                total = per_sample if total is None else total + per_sample
+        return total
+
+    def apply_constraints(self) -> None:
+        """Project constrained parameters in place (after an optimizer step)."""
+        for layer in self.layers:
+            for name, constraint in layer.constraints.items():
+                p = layer.params[name]
+                p[...] = constraint(p)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Host copies of every parameter, keyed by Keras-style name.
@@ -182,21 +239,48 @@ class Model:
     def _loss_input(self, y: Any, caches: list[Any]) -> Any:
         return caches[-1].z if self.fused else y
 
-    def train_step(self, x: Any, target: Any, weights: Any = None) -> tuple[Any, Any]:
-        """One update; returns (loss before the update incl. penalties, predictions)."""
+    def compute_gradients(
+        self, x: Any, target: Any, weights: Any = None
+    ) -> tuple[Any, Any]:
+        """Fill every grad of the training loss; returns (that loss, predictions).
+
+        The loss is Keras's training loss: the data loss, plus the activity
+        penalties (each divided by the batch size), plus the weight penalties.
+        """
         net = self.network
         y, caches = net.forward(x, training=True)
         value, cache = self._loss.forward(self._loss_input(y, caches), target, weights)
-        net.backward(self._loss.backward(cache), caches, from_logits=self.fused)
-        value = value + net.regularization(with_grads=True)
-        self.optimizer.step(net.params(), net.grads())
+        activity, activity_grads = net.activity_regularization(caches, True)
+        net.backward(
+            self._loss.backward(cache),
+            caches,
+            from_logits=self.fused,
+            extra=activity_grads,
+        )
+        value = value + activity + net.regularization(with_grads=True)
+        return value, y
+
+    def train_step(self, x: Any, target: Any, weights: Any = None) -> tuple[Any, Any]:
+        """One update; returns (loss before the update incl. penalties, predictions).
+
+        Constraints project the weights after the step, as Keras's optimizer does.
+        """
+        value, y = self.compute_gradients(x, target, weights)
+        self.optimizer.step(self.network.params(), self.network.grads())
+        self.network.apply_constraints()
         return value, y
 
     def evaluate_step(self, x: Any, target: Any) -> tuple[Any, Any]:
-        """Per-sample losses and predictions in inference mode (no update)."""
+        """Per-sample losses and predictions in inference mode (no update).
+
+        Each sample's loss includes its activity penalties, so the mean over an
+        epoch is Keras's (batch-size-weighted) evaluation loss less the weight
+        penalties, which the caller adds once.
+        """
         y, caches = self.network.forward(x, training=False)
         per_sample = self._loss.sample_losses(self._loss_input(y, caches), target)
-        return per_sample, y
+        activity = self.network.sample_activity(caches)
+        return (per_sample if activity is None else per_sample + activity), y
 
     def predict(self, x: Any) -> Any:
         return self.network.forward(x, training=False)[0]

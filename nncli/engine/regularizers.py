@@ -3,6 +3,11 @@
 Keras 3 conventions (`keras/src/regularizers/regularizers.py`):
 l1 penalty = l1 * sum(|w|), gradient l1 * sign(w) (0 at w = 0);
 l2 penalty = l2 * sum(w^2), gradient 2 * l2 * w.
+
+The same objects serve as weight regularizers (`kernel_regularizer`,
+`bias_regularizer`: penalty of the weight) and activity regularizers
+(`activity_regularizer`: penalty of a layer's output, which Keras 3 divides
+by the batch size; see `Sequential.activity_regularization`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ class Regularizer:
     class Config(StrictModel):
         type: str
 
-    def penalty(self, w: Any) -> Any:
-        """Scalar penalty for one weight array."""
+    def penalty(self, w: Any, axis: Any = None) -> Any:
+        """Penalty of an array: a scalar, or summed over `axis` only (per sample)."""
         raise NotImplementedError
 
     def grad(self, w: Any) -> Any:
@@ -41,9 +46,9 @@ class L1(Regularizer):
     def __init__(self, l1: float = 0.01) -> None:
         self.l1 = l1
 
-    def penalty(self, w):
+    def penalty(self, w, axis=None):
         xp = get_array_module(w)
-        return self.l1 * xp.sum(xp.abs(w))
+        return self.l1 * xp.sum(xp.abs(w), axis=axis)
 
     def grad(self, w):
         return self.l1 * get_array_module(w).sign(w)
@@ -60,8 +65,8 @@ class L2(Regularizer):
     def __init__(self, l2: float = 0.01) -> None:
         self.l2 = l2
 
-    def penalty(self, w):
-        return self.l2 * get_array_module(w).sum(w * w)
+    def penalty(self, w, axis=None):
+        return self.l2 * get_array_module(w).sum(w * w, axis=axis)
 
     def grad(self, w):
         return (2 * self.l2) * w
@@ -79,9 +84,11 @@ class L1L2(Regularizer):
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1, self.l2 = l1, l2
 
-    def penalty(self, w):
+    def penalty(self, w, axis=None):
         xp = get_array_module(w)
-        return self.l1 * xp.sum(xp.abs(w)) + self.l2 * xp.sum(w * w)
+        return self.l1 * xp.sum(xp.abs(w), axis=axis) + self.l2 * xp.sum(
+            w * w, axis=axis
+        )
 
     def grad(self, w):
         return self.l1 * get_array_module(w).sign(w) + (2 * self.l2) * w
