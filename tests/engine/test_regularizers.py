@@ -9,6 +9,10 @@ import pytest
 from helpers import float64
 from pydantic import ValidationError
 
+from nncli.engine.backend import Backend
+from nncli.engine.layers import Dense
+from nncli.engine.losses import losses
+from nncli.engine.network import Model, Sequential
 from nncli.engine.regularizers import regularizers
 
 W = np.array([[0.5, -2.0], [0.0, 3.0]])
@@ -62,3 +66,114 @@ def test_config_defaults_match_constructor_and_reject_negatives(name):
     for field in fields:
         with pytest.raises(ValidationError):
             cls.Config(**{field: -0.1})
+
+
+def _dense(units: int, **options) -> dict:
+    return {"type": "dense", "units": units, **options}
+
+
+# (layers, input shape, loss, make target(rng, batch))
+MODEL_CASES = [
+    (
+        [
+            _dense(
+                4,
+                activation="tanh",
+                kernel_regularizer={"type": "l2", "l2": 0.05},
+                bias_regularizer={"type": "l1", "l1": 0.02},
+                activity_regularizer={"type": "l1_l2", "l1": 0.03, "l2": 0.04},
+            ),
+            _dense(2, activity_regularizer={"type": "l2", "l2": 0.1}),
+        ],
+        (3,),
+        "mean_squared_error",
+        lambda r, n: r.normal(size=(n, 2)),
+    ),
+    (  # sigmoid head fused with the loss: the activity gradient goes through it
+        [
+            _dense(3, activation="gelu", activity_regularizer={"type": "l1"}),
+            _dense(1, activation="sigmoid", activity_regularizer={"type": "l2"}),
+        ],
+        (3,),
+        "binary_crossentropy",
+        lambda r, n: (r.random((n, 1)) > 0.5).astype(float),
+    ),
+    (  # softmax head fused with the loss
+        [
+            _dense(
+                3, activation="softmax", activity_regularizer={"type": "l2", "l2": 1.0}
+            )
+        ],
+        (4,),
+        "categorical_crossentropy",
+        lambda r, n: np.eye(3)[r.integers(0, 3, n)],
+    ),
+    (  # rank-3 input: the penalty sums over every axis, divides by the batch only
+        [
+            _dense(
+                4, activation="mish", activity_regularizer={"type": "l1", "l1": 0.2}
+            ),
+            {"type": "flatten"},
+            _dense(1),
+        ],
+        (2, 3),
+        "mean_squared_error",
+        lambda r, n: r.normal(size=(n, 1)),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "case", MODEL_CASES, ids=["mse", "sigmoid", "softmax", "rank3"]
+)
+def test_model_gradients_with_activity_regularizers_match_finite_differences(
+    case, backend
+):
+    """d(total training loss)/d(every weight) against central differences."""
+    layer_cfgs, in_shape, loss, make_target = case
+    be = float64(backend)
+    net = Sequential.from_config(layer_cfgs)
+    net.build(in_shape, be, np.random.default_rng(0))
+    model = Model(net, losses.create(loss))
+    rng = np.random.default_rng(1)
+    for p in net.params().values():  # non-zero biases, weights off the l1 kink
+        p[...] = be.asarray(rng.normal(0.0, 0.8, p.shape))
+    x = be.asarray(rng.normal(size=(5, *in_shape)))
+    target = be.asarray(make_target(rng, 5))
+    value, _ = model.compute_gradients(x, target)
+    analytic = {k: be.to_numpy(g).copy() for k, g in net.grads().items()}
+    activity, _ = net.activity_regularization(net.forward(x, training=True)[1])
+    assert float(activity) > 0  # the activity term is part of what is checked
+    eps = 1e-6
+    for name, p in net.params().items():
+        numeric = np.zeros(p.shape)
+        for i in np.ndindex(*p.shape):
+            old = float(p[i])
+            p[i] = old + eps
+            plus = float(model.compute_gradients(x, target)[0])
+            p[i] = old - eps
+            minus = float(model.compute_gradients(x, target)[0])
+            p[i] = old
+            numeric[i] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(
+            analytic[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name
+        )
+    # without the activity penalties the loss and gradients differ
+    for layer in net.layers:
+        layer.activity_regularizer = None
+    plain, _ = model.compute_gradients(x, target)
+    assert float(value) - float(plain) == pytest.approx(float(activity), rel=1e-12)
+
+
+def test_activity_penalty_is_divided_by_the_batch_size_like_keras_3():
+    be = Backend.from_name("numpy", dtype="float64")
+    net = Sequential([Dense(2, activity_regularizer={"type": "l1", "l1": 0.5})])
+    net.build((3,), be, np.random.default_rng(0))
+    for batch in (1, 4, 10):
+        x = np.random.default_rng(batch).normal(size=(batch, 3))
+        y, caches = net.forward(x)
+        penalty, grads = net.activity_regularization(caches, with_grads=True)
+        assert float(penalty) == pytest.approx(0.5 * np.abs(y).sum() / batch)
+        np.testing.assert_allclose(grads[0], 0.5 * np.sign(y) / batch)
+        per_sample = net.sample_activity(caches)
+        np.testing.assert_allclose(per_sample, 0.5 * np.abs(y).sum(axis=1))
