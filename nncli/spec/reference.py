@@ -99,6 +99,7 @@ def reference_markdown() -> str:
     """The spec reference section as Markdown."""
     from nncli.data.datasets import datasets
     from nncli.engine.activations import activations
+    from nncli.engine.constraints import constraints
     from nncli.engine.initializers import initializers
     from nncli.engine.layers import layers
     from nncli.engine.losses import losses
@@ -121,6 +122,7 @@ def reference_markdown() -> str:
         ("Optimizers (`optimizer:`)", optimizers),
         ("Initializers (`*_initializer:`)", initializers),
         ("Regularizers (`*_regularizer:`)", regularizers),
+        ("Constraints (`*_constraint:`)", constraints),
         ("Metrics (`metrics:`)", metrics),
         ("Shipped datasets (`data.dataset:`)", datasets),
     ):
