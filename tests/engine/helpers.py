@@ -76,6 +76,116 @@ def _onehot(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     return np.eye(shape[1])[rng.integers(0, shape[1], shape[0])]
 
 
+def _probs(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def _logits(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return rng.normal(0.0, 3.0, shape)
+
+
+def _rows(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Soft probability rows (each sums to 1)."""
+    return rng.dirichlet(np.ones(shape[1]), shape[0])
+
+
+def _hinge_inputs(rng, shape, signed: bool) -> tuple[Any, Any]:
+    """Labels 0/1 (or -1/1) and scores whose margin 1 - t pred is >= 0.2 from 0."""
+    labels = _binary(rng, shape)
+    size = rng.choice([0.5, 1.5], shape) + rng.uniform(-0.3, 0.3, shape)
+    pred = rng.choice([-1.0, 1.0], shape) * size
+    return pred, 2.0 * labels - 1.0 if signed else labels
+
+
+def _categorical_hinge_inputs(rng, shape) -> tuple[Any, Any]:
+    """Scores whose margin neg - pos + 1 stays >= 0.1 away from its kink at 0."""
+    target = _onehot(rng, shape)
+    pred = rng.normal(size=shape)
+    margin = np.max((1 - target) * pred, axis=1) - np.sum(target * pred, axis=1) + 1
+    pred += 0.5 * target * (np.abs(margin) < 0.1)[:, None]
+    return pred, target
+
+
+def _mape_inputs(rng, shape) -> tuple[Any, Any]:
+    """Targets at least 0.5 from 0, pred at least 0.1 from the target."""
+    target = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
+    offset = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.1, 1.0, shape)
+    return target + offset, target
+
+
+# Gradient cases of the losses and options added with the Keras catalogue
+# (appended to LOSS_CASES below).
+_FOCAL_OPTIONS = {"apply_class_balancing": True, "alpha": 0.4, "gamma": 1.5}
+_MORE_LOSS_CASES: list[tuple[dict[str, Any], LossInputs]] = [
+    (
+        {"type": "binary_crossentropy", "label_smoothing": 0.1},
+        lambda r, s: (_probs(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_crossentropy", "from_logits": True, "label_smoothing": 0.2},
+        lambda r, s: (_logits(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "categorical_crossentropy", "label_smoothing": 0.1},
+        lambda r, s: (r.uniform(0.05, 1.0, s), _onehot(r, s)),
+    ),
+    (
+        {
+            "type": "categorical_crossentropy",
+            "from_logits": True,
+            "label_smoothing": 0.1,
+        },
+        lambda r, s: (_logits(r, s), _rows(r, s)),
+    ),
+    (
+        {"type": "binary_focal_crossentropy"},
+        lambda r, s: (_probs(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_focal_crossentropy", "from_logits": True},
+        lambda r, s: (_logits(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_focal_crossentropy", **_FOCAL_OPTIONS, "label_smoothing": 0.1},
+        lambda r, s: (_probs(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_focal_crossentropy", **_FOCAL_OPTIONS, "from_logits": True},
+        lambda r, s: (_logits(r, s), r.uniform(0, 1, s)),  # soft labels
+    ),
+    (
+        {"type": "binary_focal_crossentropy", "gamma": 0.5},
+        lambda r, s: (_probs(r, s), _binary(r, s)),
+    ),
+    (
+        {"type": "binary_focal_crossentropy", "gamma": 0.0, "from_logits": True},
+        lambda r, s: (_logits(r, s), _binary(r, s)),
+    ),
+    ({"type": "kl_divergence"}, lambda r, s: (_probs(r, s), _rows(r, s))),
+    (
+        {"type": "poisson"},
+        lambda r, s: (r.uniform(0.1, 3.0, s), r.integers(0, 5, s).astype(float)),
+    ),
+    ({"type": "mean_absolute_percentage_error"}, lambda r, s: _mape_inputs(r, s)),
+    (
+        {"type": "mean_squared_logarithmic_error"},
+        lambda r, s: (r.uniform(0.1, 3.0, s), r.uniform(0.0, 3.0, s)),
+    ),
+    ({"type": "huber"}, lambda r, s: (r.normal(0, 2, s), r.normal(size=s))),
+    (
+        {"type": "huber", "delta": 0.5},
+        lambda r, s: (r.normal(size=s), r.normal(size=s)),
+    ),
+    ({"type": "log_cosh"}, lambda r, s: (r.normal(0, 2, s), r.normal(size=s))),
+    ({"type": "cosine_similarity"}, lambda r, s: (r.normal(size=s), r.normal(size=s))),
+    ({"type": "hinge"}, lambda r, s: _hinge_inputs(r, s, signed=False)),
+    ({"type": "hinge"}, lambda r, s: _hinge_inputs(r, s, signed=True)),
+    ({"type": "squared_hinge"}, lambda r, s: _hinge_inputs(r, s, signed=False)),
+    ({"type": "squared_hinge"}, lambda r, s: _hinge_inputs(r, s, signed=True)),
+    ({"type": "categorical_hinge"}, lambda r, s: _categorical_hinge_inputs(r, s)),
+]
+
+
 # (loss config, make(rng, shape) -> (pred, target)) for every loss and form.
 LossInputs = Callable[[np.random.Generator, tuple[int, int]], tuple[Any, Any]]
 LOSS_CASES: list[tuple[dict[str, Any], LossInputs]] = [
@@ -112,6 +222,7 @@ LOSS_CASES: list[tuple[dict[str, Any], LossInputs]] = [
         {"type": "mean_absolute_error"},
         lambda r, s: _mae_inputs(r, s),
     ),
+    *_MORE_LOSS_CASES,
 ]
 
 
