@@ -11,6 +11,15 @@ raises one DataError line naming the role, the file, the row and the value:
   sparse loss (CASE-004a); text labels are one-hot encoded.
 - "binary" (binary_crossentropy): (n, units) float64 in [0, 1] (soft labels
   allowed, as in Keras); text labels of 2 classes become 0/1.
+- "signed" (hinge, squared_hinge): (n, units) float64 labels, all -1/1 or all
+  0/1 (Keras turns 0/1 into -1/1 when a batch holds nothing else, so a mix of
+  -1 and 0 would mean different things in different batches); text labels of
+  2 classes become 0/1.
+- "nonnegative" (poisson, msle): (n, units) float64 >= 0 (counts, amounts); a
+  negative count leaves poisson unbounded below (pred -> 0 gives -inf), and
+  Keras's msle would silently raise it to 1e-7.
+- "nonzero" (mape): (n, units) float64, none 0 (Keras divides by 1e-7 there,
+  a 1e9-times error).
 - "real" (regression losses): (n, units) float64; text labels are refused.
 - A softmax over 1 unit is always 1.0, so a categorical loss is 0 whatever the
   data: refused (CASE-004b).
@@ -25,7 +34,8 @@ import numpy as np
 from nncli.data.sources import Dataset, plural
 from nncli.errors import DataError
 
-KINDS = ("sparse", "onehot", "binary", "real")
+KINDS = ("sparse", "onehot", "binary", "signed", "nonnegative", "nonzero", "real")
+REGRESSION = ("real", "nonnegative", "nonzero")
 
 
 def check_targets(
@@ -35,7 +45,7 @@ def check_targets(
 
     Args:
         ds: training or validation data from `load_data`.
-        target_kind: the loss's `target_kind` ("sparse", "onehot", "binary", "real").
+        target_kind: the loss's `target_kind` (one of KINDS).
         units: size of the output layer (last axis of the predictions).
         output_activation: the last layer's activation name ("softmax", "linear", ...).
         loss_name: the loss's registered name, for messages.
@@ -53,6 +63,9 @@ def check_targets(
             "sparse": _sparse,
             "onehot": _onehot,
             "binary": _binary,
+            "signed": _signed,
+            "nonnegative": _nonnegative,
+            "nonzero": _nonzero,
             "real": _real,
         }
         y = convert[target_kind](ds, where, units, loss_name)
@@ -161,6 +174,49 @@ def _real(ds: Dataset, where: str, units: int, loss: str) -> np.ndarray:
     return y.astype(np.float64)
 
 
+def _signed(ds: Dataset, where: str, units: int, loss: str) -> np.ndarray:
+    y = _real(ds, where, units, loss)
+    labels = "-1/1 or 0/1 labels"
+    _refuse_cells(~np.isin(y, (-1.0, 0.0, 1.0)), y, ds, where, f"{loss} takes {labels}")
+    minus, zero = (np.flatnonzero((y == v).any(axis=1)) for v in (-1.0, 0.0))
+    if len(minus) and len(zero):
+        raise DataError(
+            f"{where}: row {int(ds.rows[minus[0]])} has label -1 but row "
+            f"{int(ds.rows[zero[0]])} has label 0; {loss} takes {labels}, not a mix"
+        )
+    return y
+
+
+def _nonnegative(ds: Dataset, where: str, units: int, loss: str) -> np.ndarray:
+    y = _real(ds, where, units, loss)
+    _refuse_cells(y < 0, y, ds, where, f"{loss} needs targets >= 0 (counts, amounts)")
+    return y
+
+
+def _nonzero(ds: Dataset, where: str, units: int, loss: str) -> np.ndarray:
+    y = _real(ds, where, units, loss)
+    why = (
+        f"{loss} divides by the target, so a 0 target has no percentage error "
+        "(Keras would divide by 1e-7)"
+    )
+    _refuse_cells(y == 0, y, ds, where, why)
+    return y
+
+
+def _refuse_cells(
+    bad: np.ndarray, y: np.ndarray, ds: Dataset, where: str, why: str
+) -> None:
+    """A DataError naming the first row with a bad cell, its value and `why`."""
+    rows = bad.any(axis=1)
+    if not rows.any():
+        return
+    i = int(np.flatnonzero(rows)[0])
+    more = f" (and {plural(int(rows.sum()) - 1, 'more row')})" if rows.sum() > 1 else ""
+    raise DataError(
+        f"{where}: row {int(ds.rows[i])} has target {y[i][bad[i]][0]:g}{more}; {why}"
+    )
+
+
 def _need_columns(k: int, units: int, where: str, loss: str) -> None:
     if k != units:
         raise DataError(
@@ -189,12 +245,12 @@ def _from_classes(
     """Text labels (ids in sorted order): what a user means for each loss."""
     classes = ds.classes or []
     names = ", ".join(classes)
-    if kind == "real":
+    if kind in REGRESSION:
         raise DataError(
             f"{where}: the target holds class names ({names}), but {loss} is a "
             "regression loss that needs numbers"
         )
-    if kind == "binary":
+    if kind in ("binary", "signed"):
         if len(classes) != 2 or units != 1:
             raise DataError(
                 f"{where}: {loss} with class-name labels needs exactly 2 classes and 1 "

@@ -13,6 +13,9 @@ SPARSE = ("sparse", "sparse_categorical_crossentropy")
 ONEHOT = ("onehot", "categorical_crossentropy")
 BINARY = ("binary", "binary_crossentropy")
 REAL = ("real", "mse")
+HINGE = ("signed", "hinge")
+POISSON = ("nonnegative", "poisson")
+MAPE = ("nonzero", "mean_absolute_percentage_error")
 
 
 def dataset(y, role="training", name="t.csv", classes=None) -> Dataset:
@@ -185,6 +188,57 @@ def test_regression_column_count():
     )
 
 
+def test_hinge_takes_minus_one_one_or_zero_one_labels():
+    for labels in ([-1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0]):
+        ds = check(dataset(labels), HINGE, 1, "tanh")
+        assert ds.y.tolist() == [[v] for v in labels] and ds.y.dtype == np.float64
+    two_units = check(dataset([[0.0, 1.0], [1.0, 0.0]]), HINGE, 2, "linear")
+    assert two_units.y.shape == (2, 2)
+
+
+def test_hinge_refuses_other_labels_and_a_mix_of_codings():
+    assert refused(dataset([1.0, 0.5, 2.0]), HINGE, 1, "linear") == (
+        "training data t.csv: row 2 has target 0.5 (and 1 more row); hinge takes "
+        "-1/1 or 0/1 labels"
+    )
+    assert refused(dataset([1.0, 0.0, -1.0, 0.0]), HINGE, 1, "linear") == (
+        "training data t.csv: row 3 has label -1 but row 2 has label 0; hinge takes "
+        "-1/1 or 0/1 labels, not a mix"
+    )
+    assert "needs one target column per output unit (2)" in refused(
+        dataset([1.0, -1.0]), HINGE, 2, "linear"
+    )
+
+
+def test_counts_must_not_be_negative():
+    assert check(dataset([0.0, 3.0, 0.5]), POISSON, 1, "exponential").y.shape == (3, 1)
+    assert refused(dataset([[0.0, 2.0], [1.0, -3.0]]), POISSON, 2, "softplus") == (
+        "training data t.csv: row 2 has target -3; poisson needs targets >= 0 "
+        "(counts, amounts)"
+    )
+    msle = ("nonnegative", "mean_squared_logarithmic_error")
+    assert "row 1 has target -0.1" in refused(dataset([-0.1, 2.0]), msle, 1, "relu")
+
+
+def test_percentage_error_refuses_zero_targets():
+    assert check(dataset([-2.0, 1e-3]), MAPE, 1, "linear").y.tolist() == [
+        [-2.0],
+        [1e-3],
+    ]
+    assert refused(dataset([1.0, 0.0, 0.0]), MAPE, 1, "linear") == (
+        "training data t.csv: row 2 has target 0 (and 1 more row); "
+        "mean_absolute_percentage_error divides by the target, so a 0 target has no "
+        "percentage error (Keras would divide by 1e-7)"
+    )
+
+
+def test_every_loss_kind_is_known_to_the_checks():
+    from nncli.data.checks import KINDS
+    from nncli.engine.losses import losses
+
+    assert {losses.get(n).target_kind for n in losses.names()} == set(KINDS)
+
+
 # ------------------------------------------------------------ text labels (CASE-025)
 
 
@@ -200,6 +254,8 @@ def test_class_names_per_loss():
     )
     two = check(named([1, 0, 1], ["benign", "malignant"]), BINARY, 1, "sigmoid")
     assert two.y.tolist() == [[1.0], [0.0], [1.0]]
+    signed = check(named([1, 0, 1], ["no", "yes"]), HINGE, 1, "linear")
+    assert signed.y.tolist() == [[1.0], [0.0], [1.0]]  # hinge reads 0 as -1
 
 
 def test_class_names_refusals():
@@ -207,6 +263,13 @@ def test_class_names_refusals():
     assert refused(named([0, 1], iris), REAL, 1, "linear") == (
         "training data t.csv: the target holds class names (setosa, versicolor, "
         "virginica), but mse is a regression loss that needs numbers"
+    )
+    for kind_loss in (POISSON, MAPE):
+        assert "regression loss that needs numbers" in refused(
+            named([0, 1], iris), kind_loss, 1, "linear"
+        )
+    assert "needs exactly 2 classes and 1 output unit" in refused(
+        named([0, 1], iris), HINGE, 1, "linear"
     )
     assert "needs exactly 2 classes and 1 output unit, but there are 3 classes" in (
         refused(named([0, 1], iris), BINARY, 1, "sigmoid")
