@@ -12,7 +12,13 @@ import numpy as np
 from nncli.errors import SpecError
 from nncli.inspect import session_from_run
 
-LOWER_IS_BETTER = ("loss", "mean_squared_error", "mean_absolute_error")
+# lower-is-better names when a run's metric objects are not at hand
+LOWER_IS_BETTER = (
+    "loss",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+)
 
 
 def parse_gates(items: list[str], option: str = "--fail-under") -> dict[str, float]:
@@ -54,13 +60,20 @@ def check_gates(
     metrics: dict[str, float],
     under: dict[str, float],
     over: dict[str, float] | None = None,
+    directions: dict[str, str] | None = None,
 ) -> list[str]:
     """Messages for each failed gate: a metric below its `under` floor or above
-    its `over` ceiling (NaN always fails). Empty when all pass."""
+    its `over` ceiling (NaN always fails). Empty when all pass.
+
+    `directions` (column -> "up"/"down", as `evaluate_run` reports them) says
+    which metrics are better when lower; without it, LOWER_IS_BETTER does.
+    """
     failures = []
+    lower = {k for k, v in (directions or {}).items() if v == "down"}
+    lower |= set(LOWER_IS_BETTER)
     for name, limit in under.items():
         key = _metric_name(name, metrics, "--fail-under")
-        if key in LOWER_IS_BETTER:
+        if key in lower:
             raise SpecError(
                 f"{key} is better when lower; use --fail-over {name}={limit} "
                 "to fail when it is too high",
@@ -122,22 +135,62 @@ def _preprocessing(run_dir: Path) -> Any:
         raise RunError(f"{run_dir}/preprocessing.json is damaged: {e}") from e
 
 
-def evaluate_run(run_dir: Path, data: Path | None = None) -> dict[str, Any]:
-    """Loss and metrics of a run's weights on its validation data or `data`."""
+def evaluate_run(
+    run_dir: Path, data: Path | None = None, confusion: bool = False
+) -> dict[str, Any]:
+    """Loss and metrics of a run's weights on its validation data or `data`.
+
+    `directions` says which way each metric is better ("up" or "down"); with
+    `confusion`, `confusion_matrix` holds the class labels and the counts
+    (rows: true class, columns: predicted class).
+    """
     from nncli.data.batches import Batches
     from nncli.train.loop import evaluate
 
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
+    counts = _confusion_counts(session) if confusion else None  # refuse early
     ds, label = _dataset(session, run_dir, data)
     batches = Batches(ds.x, ds.y, session.resolved["batch_size"], session.backend)
     metrics = evaluate(session.model, batches, session.make_metrics)
-    return {
+    directions = {"loss": "down"}
+    directions.update({k: m.direction for k, m in session.make_metrics().items()})
+    result = {
         "run": str(run_dir),
         "data": label,
         "samples": len(ds.x),
         "metrics": metrics,
+        "directions": directions,
     }
+    if counts is not None:
+        result["confusion_matrix"] = _confusion(session, run_dir, batches, counts)
+    return result
+
+
+def _confusion_counts(session: Any) -> Any:
+    from nncli.engine.metrics import ConfusionCounts, Layout, Unfit
+
+    try:
+        return ConfusionCounts(Layout(session.target_kind, session.units))
+    except Unfit as e:
+        raise SpecError(str(e), "--confusion-matrix") from None
+
+
+def _confusion(
+    session: Any, run_dir: Path, batches: Any, counts: Any
+) -> dict[str, list]:
+    """{"labels": class names, "matrix": counts[true][predicted]} over `batches`."""
+    from nncli.train.loop import overflow_is_reported
+
+    model = session.model
+    with overflow_is_reported():
+        for x, y in batches.epoch():
+            counts.update(model.predict(x), y, logits=model.outputs_logits)
+    classes = _preprocessing(run_dir).classes
+    labels = [str(c) for c in classes or []]
+    if len(labels) != counts.classes:  # numeric targets: the class ids
+        labels = [str(i) for i in range(counts.classes)]
+    return {"labels": labels, "matrix": counts.matrix()}
 
 
 def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:

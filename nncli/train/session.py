@@ -128,6 +128,7 @@ def build_session(resolved: dict[str, Any], spec_path: Path, spec_dir: Path) -> 
         units=int(shape[-1]),
         target_kind=loss.target_kind,
     )
+    session.make_metrics()  # a metric that cannot apply to this output: SpecError
     session.warnings += _spec_warnings(session)
     return session
 
