@@ -7,6 +7,10 @@ Layout of runs/<name>-<YYYYmmdd-HHMMSS>[-N]/:
   weights.safetensors  final (or last good) weights, Keras-style names
   preprocessing.json   class names, standardisation, input shape
   summary.json         status, final/best metrics, versions, timings
+  checkpoint.safetensors  the whole training state of the last saved epoch
+                       (weights, optimizer, random generators, callbacks), for
+                       `nncli train --resume`
+  checkpoints/         weights saved by a model_checkpoint callback
 Every file is written to a temporary file, fsynced and renamed into place, so
 a reader (or a crash) only ever sees a complete old or complete new version.
 """
@@ -35,6 +39,8 @@ METRICS = "metrics.csv"
 WEIGHTS = "weights.safetensors"
 PREPROCESSING = "preprocessing.json"
 SUMMARY = "summary.json"
+CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINTS = "checkpoints"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -152,12 +158,46 @@ class RunWriter:
             ) from e
 
     def commit_weights(self, staged: Path) -> None:
+        self.commit(staged, WEIGHTS)
+
+    def stage(self, name: str, data: bytes) -> Path:
+        """`data` in a synced temporary file beside `name`; `commit` puts it there."""
         try:
-            commit(staged, self.dir / WEIGHTS)
+            return stage(self.dir / name, data)
         except OSError as e:
-            raise RunError(
-                f"cannot write {self.dir / WEIGHTS}: {e.strerror or e}"
-            ) from e
+            raise RunError(f"cannot write {self.dir / name}: {e.strerror or e}") from e
+
+    def commit(self, staged: Path, name: str) -> None:
+        try:
+            commit(staged, self.dir / name)
+        except OSError as e:
+            raise RunError(f"cannot write {self.dir / name}: {e.strerror or e}") from e
+
+    def write_named_weights(
+        self, name: str, weights: dict[str, np.ndarray], metadata: dict[str, str]
+    ) -> Path:
+        """checkpoints/<name>.safetensors (a model_checkpoint callback's save)."""
+        from safetensors.numpy import save
+
+        folder = self.dir / CHECKPOINTS
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create {folder}: {e.strerror or e}") from e
+        arrays = {k: np.ascontiguousarray(v) for k, v in weights.items()}
+        self._write(
+            f"{CHECKPOINTS}/{name}.safetensors", save(arrays, metadata=metadata)
+        )
+        return folder / f"{name}.safetensors"
+
+    def rewrite_metrics(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        """Replace metrics.csv by `rows` (a resumed run drops epochs that were
+        written after its checkpoint)."""
+        self.columns = list(columns)
+        text = _csv_line(self.columns) + "".join(
+            _csv_line([_fmt(r[k]) for k in self.columns]) for r in rows
+        )
+        self._write(METRICS, text.encode())
 
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Add epochs' rows to metrics.csv.
@@ -261,11 +301,29 @@ class RunReader:
             )
         return read_weights(self.dir / WEIGHTS)
 
+    def weights_path(self) -> Path:
+        """The run's final weights file (checked to exist)."""
+        if not (self.dir / WEIGHTS).exists():
+            self.weights()  # raises the explanatory error
+        return self.dir / WEIGHTS
+
     def preprocessing(self) -> dict[str, Any]:
         return self._json(PREPROCESSING)
 
     def summary(self) -> dict[str, Any]:
         return self._json(SUMMARY)
+
+    def checkpoint(self) -> bytes:
+        path = self.dir / CHECKPOINT
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise RunError(
+                f"{self.dir} has no {CHECKPOINT} to resume from (made by nncli "
+                "before resume existed, or the run stopped while being set up)"
+            ) from None
+        except OSError as e:
+            raise RunError(f"cannot read {path}: {e.strerror or e}") from e
 
     def metrics(self) -> list[dict[str, str]]:
         path = self.dir / METRICS

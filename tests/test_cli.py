@@ -79,6 +79,7 @@ def test_train_writes_a_complete_run(spec, tmp_path):
         "weights.safetensors",
         "preprocessing.json",
         "summary.json",
+        "checkpoint.safetensors",
     }
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 3

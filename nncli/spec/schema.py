@@ -106,6 +106,7 @@ def run_spec_model() -> "type[StrictModel]":
     from nncli.engine.losses import losses
     from nncli.engine.metrics import metrics
     from nncli.engine.optimizers import optimizers
+    from nncli.train.callbacks import callbacks
 
     # Built here, before the classes, so a field name (`layers`) cannot shadow
     # the registry of the same name when pydantic reads the annotations.
@@ -114,6 +115,7 @@ def run_spec_model() -> "type[StrictModel]":
     LossRef = named(losses)
     OptimizerRef = named(optimizers)
     MetricRef = named(metrics)
+    CallbackRef = named(callbacks)
 
     class Data(DataSpec):
         __doc__ = DataSpec.__doc__
@@ -179,5 +181,32 @@ def run_spec_model() -> "type[StrictModel]":
         shuffle: bool = Field(
             True, description="Reshuffle the training data each epoch."
         )
+        callbacks: list[CallbackRef] = Field(  # type: ignore[valid-type]
+            default_factory=list,
+            description="Keras callbacks: early_stopping, reduce_lr_on_plateau, "
+            "model_checkpoint, terminate_on_nan.",
+        )
+
+        @model_validator(mode="after")
+        def _callbacks_fit(self) -> "RunSpec":
+            has_validation = (
+                self.data.validation is not None or self.data.validation_split > 0
+            )
+            scheduled = not isinstance(self.optimizer.learning_rate, float | int)
+            for cb in self.callbacks:
+                monitor = getattr(cb, "monitor", "")
+                if monitor.startswith("val_") and not has_validation:
+                    raise ValueError(
+                        f"{cb.type} watches {monitor!r}, but there is no "
+                        "validation data; set data.validation_split (or "
+                        "data.validation), or monitor: loss"
+                    )
+                if cb.type == "reduce_lr_on_plateau" and scheduled:
+                    raise ValueError(
+                        "reduce_lr_on_plateau cannot change a learning-rate "
+                        "schedule (Keras refuses it too); use a number for "
+                        "optimizer.learning_rate"
+                    )
+            return self
 
     return RunSpec

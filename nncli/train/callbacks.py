@@ -58,6 +58,22 @@ def direction(monitor: str, mode: Mode, directions: dict[str, str]) -> str:
     )
 
 
+_LOWER_IS_BETTER = ("loss", "error", "hinge", "crossentropy", "divergence", "poisson")
+
+
+def metric_directions(metrics: dict[str, Any]) -> dict[str, str]:
+    """Metric name -> 'up' or 'down': the metric's own `direction` where it
+    declares one, else 'down' for loss- and error-like names, else 'up'."""
+    out = {}
+    for name, metric in metrics.items():
+        declared = getattr(metric, "direction", None)
+        if declared in ("up", "down"):
+            out[name] = declared
+        else:
+            out[name] = "down" if any(w in name for w in _LOWER_IS_BETTER) else "up"
+    return out
+
+
 class Callback:
     """Base: a no-op that keeps no state."""
 

@@ -23,6 +23,7 @@ import nncli
 from nncli import artifacts
 from nncli.errors import DivergedError, Interrupted, RunError
 from nncli.report import Reporter
+from nncli.train import checkpoint
 from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
 from nncli.train.session import (  # noqa: F401  (re-exported: the run API)
     Session,
@@ -49,6 +50,50 @@ def with_absolute_paths(resolved: dict[str, Any], spec_dir: Path) -> dict[str, A
     return out
 
 
+def prepare_resume(
+    run_dir: Path, spec: Path | None, overrides: list[str], force: bool
+) -> Session:
+    """The session to resume `run_dir` with: its own spec, or `spec`, plus
+    `overrides`. Any difference from the run's spec but `epochs` is refused
+    (listing each) unless `force`."""
+    from nncli.errors import SpecError
+
+    reader = artifacts.RunReader(run_dir)
+    stored = reader.spec()
+    base = Path(spec) if spec is not None else reader.dir / artifacts.SPEC
+    session = prepare(base, overrides)
+    now = with_absolute_paths(session.resolved, base.resolve().parent)
+    stored_abs = {**stored, "model": {**stored.get("model", {}), "init_weights": None}}
+    now = {**now, "model": {**now["model"], "init_weights": None}}
+    diffs = [
+        d for d in spec_differences(stored_abs, now) if d.split(":")[0] != "epochs"
+    ]
+    if diffs and not force:
+        raise SpecError(
+            f"the spec differs from the run's ({'; '.join(diffs)}); resuming would "
+            "not continue the same training. Start a new run, or add --force"
+        )
+    return session
+
+
+def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """'path: run has X, now Y' for every leaf that differs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in list(old) + [k for k in new if k not in old]:
+            sub = f"{path}.{key}" if path else str(key)
+            out += spec_differences(old.get(key), new.get(key), sub)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new)):
+            out += spec_differences(a, b, f"{path}[{i}]")
+        return out
+    if old != new:
+        return [f"{path}: run has {old!r}, now {new!r}"]
+    return []
+
+
 def versions() -> dict[str, str]:
     return {
         "nncli": nncli.__version__,
@@ -72,21 +117,104 @@ def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def train(
-    session: Session, runs_dir: Path, reporter: Reporter, argv: list[str] | None = None
+    session: Session,
+    runs_dir: Path,
+    reporter: Reporter,
+    argv: list[str] | None = None,
+    resume: Path | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train and write the run directory; returns (run_dir, summary).
+
+    With `resume` (a run directory whose spec the session was built from),
+    training continues from that run's last checkpoint in the same directory.
 
     Raises DivergedError after saving what was good, Interrupted (exit 130, or
     143 for SIGTERM) after the summary says `interrupted`, and RunError when a
     file cannot be written (the summary then says `failed`, if it can).
     """
-    from nncli.data.batches import Batches
-
     r, model, splits = session.resolved, session.model, session.splits
     for w in session.warnings:
         reporter.warn(w)
     for note in getattr(splits, "notes", []):
         reporter.info(note)
+    train_b, val_b, shuffle_rng = make_batches(session)
+    cbs = make_callbacks(session)
+    signals = DeferredSignals()
+    record: _Record | None = None
+    stopped: str | None = None
+    with signals.installed():
+        try:
+            with signals.deferred():  # a run directory is set up whole or not at all
+                if resume is None:
+                    initial = checkpoint.capture(model, 0, shuffle_rng, cbs)
+                    record = _Record.create(
+                        session, runs_dir, argv, train_b, val_b, initial
+                    )
+                else:
+                    record = _Record.reopen(resume, session, argv, shuffle_rng, cbs)
+            start = record.epochs
+            if resume is None:
+                reporter.info(f"run directory: {record.dir}")
+            else:
+                reporter.info(f"resuming {record.dir} after epoch {start}")
+            if r["model"].get("init_weights") and resume is None:
+                reporter.info(f"starting from weights {r['model']['init_weights']}")
+            reporter.start(r["epochs"], len(train_b), start)
+            for event in train_epochs(
+                model, train_b, val_b, session.make_metrics, r["epochs"], start
+            ):
+                signals.check()  # in case Python swallowed the interrupt
+                if isinstance(event, StepEvent):
+                    reporter.step(event)
+                    continue
+                if isinstance(event, DivergedEvent):
+                    raise DivergedError(_diverged_message(event, record.epochs))
+                decisions = [
+                    cb.on_epoch_end(event.epoch, event.logs, model) for cb in cbs
+                ]
+                for d in decisions:
+                    if d.learning_rate is not None:
+                        model.optimizer.learning_rate = d.learning_rate
+                    for message in d.messages:
+                        reporter.info(message)
+                state = checkpoint.capture(model, event.epoch, shuffle_rng, cbs)
+                # weights, metrics and summary describe the same epoch, so a
+                # signal arriving meanwhile waits until all three are written
+                with signals.deferred():
+                    record.save_epoch(event, state)
+                    for name in dict.fromkeys(n for d in decisions for n in d.save):
+                        record.save_named(name, state.weights)
+                reporter.epoch(event)
+                if event.epoch == 1:
+                    for w in dead_units(session):
+                        reporter.warn(w)
+                        record.summary["warnings"].append(w)
+                stopped = next((d.stop for d in decisions if d.stop), None)
+                if stopped:
+                    reporter.info(stopped)
+                    break
+        except BaseException as e:
+            signals.mute()  # a second Ctrl-C must not cut the summary short
+            reporter.stop()
+            if record is None:
+                raise
+            err = record.fail(e)
+            if err is e:
+                raise
+            raise err from None
+        finally:
+            reporter.stop()
+        with signals.deferred():
+            restore_best(record, model, cbs, reporter)
+            record.finish("completed", stopped=stopped)
+    return record.dir, record.summary
+
+
+def make_batches(session: Session) -> tuple[Any, Any, np.random.Generator]:
+    """Training and validation batches, and the generator of the shuffle order."""
+    from nncli.data.batches import Batches
+
+    r, splits = session.resolved, session.splits
     shuffle_rng = np.random.default_rng(np.random.SeedSequence(r["seed"]).spawn(2)[1])
     train_b = Batches(
         splits.train.x,
@@ -101,47 +229,31 @@ def train(
         val_b = Batches(
             splits.validation.x, splits.validation.y, r["batch_size"], session.backend
         )
-    signals = DeferredSignals()
-    record: _Record | None = None
-    with signals.installed():
-        try:
-            with signals.deferred():  # a run directory is set up whole or not at all
-                record = _Record.create(session, runs_dir, argv, train_b, val_b)
-            reporter.info(f"run directory: {record.dir}")
-            if r["model"].get("init_weights"):
-                reporter.info(f"starting from weights {r['model']['init_weights']}")
-            reporter.start(r["epochs"], len(train_b))
-            for event in train_epochs(
-                model, train_b, val_b, session.make_metrics, r["epochs"]
-            ):
-                signals.check()  # in case Python swallowed the interrupt
-                if isinstance(event, StepEvent):
-                    reporter.step(event)
-                elif isinstance(event, DivergedEvent):
-                    raise DivergedError(_diverged_message(event, record.epochs))
-                else:
-                    # weights, metrics and summary describe the same epoch, so a
-                    # signal arriving meanwhile waits until all three are written
-                    with signals.deferred():
-                        record.save_epoch(model, event)
-                    reporter.epoch(event)
-                    if event.epoch == 1:
-                        for w in dead_units(session):
-                            reporter.warn(w)
-                            record.summary["warnings"].append(w)
-        except BaseException as e:
-            signals.mute()  # a second Ctrl-C must not cut the summary short
-            reporter.stop()
-            if record is None:
-                raise
-            err = record.fail(e)
-            if err is e:
-                raise
-            raise err from None
-        finally:
-            reporter.stop()
-    record.finish("completed")
-    return record.dir, record.summary
+    return train_b, val_b, shuffle_rng
+
+
+def make_callbacks(session: Session) -> list[Any]:
+    """The spec's callbacks, told which way each metric should go."""
+    from nncli.train.callbacks import callbacks, metric_directions
+
+    cbs = [callbacks.create(cfg) for cfg in session.resolved.get("callbacks", [])]
+    directions = metric_directions(session.make_metrics())
+    for cb in cbs:
+        cb.bind(directions)
+    return cbs
+
+
+def restore_best(
+    record: _Record, model: Any, cbs: list[Any], reporter: Reporter
+) -> None:
+    """Keras's restore_best_weights: the final weights are the best epoch's."""
+    for cb in cbs:
+        best = getattr(cb, "final_weights", lambda: None)()
+        if best is not None and best[0] != record.epochs:
+            epoch, weights = best
+            model.network.set_weights(weights, source="best weights")
+            record.restore_weights(epoch, weights)
+            reporter.info(f"restored the weights of epoch {epoch} (best {cb.monitor})")
 
 
 class _Record:
@@ -161,7 +273,8 @@ class _Record:
         self.rows: list[dict[str, float]] = []  # every finished epoch
         self.pending: list[dict[str, float]] = []  # finished, not yet on disk
         self.saved = 0  # epochs whose weights and metrics are on disk
-        self.weights: dict[str, np.ndarray] | None = None  # last finished epoch's
+        # the whole training state after the last finished epoch (host copies)
+        self.state: checkpoint.TrainingState | None = None
         self.started = time.time()
         self.flushed = time.monotonic()
 
@@ -177,9 +290,11 @@ class _Record:
         argv: list[str] | None,
         train_b: Any,
         val_b: Any,
+        initial: checkpoint.TrainingState,
     ) -> _Record:
-        """Claim the directory and write spec, preprocessing, the initial weights
-        and the summary, so even a run that stops in epoch 1 is complete."""
+        """Claim the directory and write spec, preprocessing, the initial weights,
+        their checkpoint and the summary, so even a run that stops in epoch 1 is
+        complete (and can be resumed)."""
         r, backend = session.resolved, session.backend
         run_dir = artifacts.create_run_dir(runs_dir, r["name"])
         summary: dict[str, Any] = {
@@ -204,18 +319,75 @@ class _Record:
             "started": _iso(time.time()),
         }
         record = cls(run_dir, summary)
+        record.state = initial
         w = record.writer
         try:
             w.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
             w.write_preprocessing(session.splits.prep.to_json())
-            w.write_weights(session.model.network.get_weights(), cls.META)
+            w.write_weights(initial.weights, cls.META)
+            w.commit(
+                w.stage(artifacts.CHECKPOINT, checkpoint.to_bytes(initial)),
+                artifacts.CHECKPOINT,
+            )
             w.write_summary(summary)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run directory
             raise
         return record
 
-    def save_epoch(self, model: Any, event: EpochEvent) -> None:
+    @classmethod
+    def reopen(
+        cls,
+        run_dir: Path,
+        session: Session,
+        argv: list[str] | None,
+        shuffle_rng: np.random.Generator,
+        cbs: list[Any],
+    ) -> _Record:
+        """Continue a run: restore its checkpoint into the session's model and
+        cut metrics.csv back to the checkpoint's epoch."""
+        reader = artifacts.RunReader(run_dir)
+        summary = reader.summary()
+        try:
+            state = checkpoint.from_bytes(reader.checkpoint())
+            checkpoint.restore(state, session.model, shuffle_rng, cbs)
+        except ValueError as e:
+            raise RunError(f"cannot resume {run_dir}: {e}") from e
+        epochs = session.resolved["epochs"]
+        if state.epoch >= epochs:
+            raise RunError(
+                f"nothing to resume: {run_dir} has finished {state.epoch} of "
+                f"{epochs} epochs; train longer with --set epochs=N"
+            )
+        rows = reader.metrics()
+        if len(rows) < state.epoch:
+            raise RunError(
+                f"cannot resume {run_dir}: metrics.csv has {len(rows)} rows, the "
+                f"checkpoint is at epoch {state.epoch}"
+            )
+        columns = list(rows[0]) if rows else []
+        kept = [{k: _number(v) for k, v in row.items()} for row in rows[: state.epoch]]
+        record = cls(run_dir, summary)
+        record.rows, record.saved, record.state = kept, state.epoch, state
+        if len(rows) != state.epoch:  # epochs written after the checkpoint
+            record.writer.rewrite_metrics(columns, kept)
+        else:
+            record.writer.columns = columns
+        summary.update(status="running", epochs=epochs, epochs_run=state.epoch)
+        summary.setdefault("resumed", []).append(
+            {
+                "after_epoch": state.epoch,
+                "command": argv or sys.argv,
+                "at": _iso(time.time()),
+                "versions": versions(),
+            }
+        )
+        for key in ("finished", "message", "stopped"):
+            summary.pop(key, None)
+        record.writer.write_summary(summary)
+        return record
+
+    def save_epoch(self, event: EpochEvent, state: checkpoint.TrainingState) -> None:
         """Keep a finished epoch for the next flush; a non-finite loss or weight
         means divergence, and nothing of that epoch is kept."""
         row = {"epoch": event.epoch, **event.logs}
@@ -228,14 +400,13 @@ class _Record:
                 f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate "
                 "or check the scale of the data"
             )
-        weights = model.network.get_weights()
-        broken = [k for k, v in weights.items() if not np.isfinite(v).all()]
+        broken = [k for k, v in state.weights.items() if not np.isfinite(v).all()]
         if broken:
             raise DivergedError(
                 f"training diverged: {broken[0]} became non-finite in epoch "
                 f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate"
             )
-        self.weights = weights  # a host copy: later steps do not change it
+        self.state = state  # host copies: later steps do not change them
         self.rows.append(row)
         self.pending.append(row)
         if len(self.rows) == 1 or time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
@@ -250,13 +421,20 @@ class _Record:
         """
         if not self.pending:
             return
-        staged = self.writer.stage_weights(self.weights, self.META)
+        staged = [self.writer.stage_weights(self.state.weights, self.META)]
         try:
+            staged.append(
+                self.writer.stage(artifacts.CHECKPOINT, checkpoint.to_bytes(self.state))
+            )
             self.writer.append_metrics(self.pending)
         except BaseException:
-            artifacts.discard(staged)
+            for path in staged:
+                artifacts.discard(path)
             raise
-        self.writer.commit_weights(staged)
+        # weights first: a crash between the two renames leaves the checkpoint
+        # one epoch behind, and resume goes back to it (dropping that row)
+        self.writer.commit_weights(staged[0])
+        self.writer.commit(staged[1], artifacts.CHECKPOINT)
         self.saved, self.pending = len(self.rows), []
         self.summary.update(epochs_run=self.saved, final=self.rows[-1])
         self.writer.write_summary(self.summary)
@@ -269,9 +447,27 @@ class _Record:
             else "the initial weights kept"
         )
 
-    def finish(self, status: str, message: str | None = None) -> None:
+    def save_named(self, name: str, weights: dict[str, np.ndarray]) -> None:
+        """A model_checkpoint save: checkpoints/<name>.safetensors."""
+        path = self.writer.write_named_weights(name, weights, self.META)
+        self.summary.setdefault("checkpoints", {})[name] = {
+            "file": str(path.relative_to(self.dir)),
+            "epoch": self.epochs,
+        }
+
+    def restore_weights(self, epoch: int, weights: dict[str, np.ndarray]) -> None:
+        """Make `weights` (of an earlier epoch) the run's final weights."""
+        self.flush()
+        self.writer.write_weights(weights, self.META)
+        self.summary["restored_weights_of_epoch"] = epoch
+
+    def finish(
+        self, status: str, message: str | None = None, stopped: str | None = None
+    ) -> None:
         """Flush, then write the final summary (of what is on disk)."""
         self.flush()
+        if stopped:
+            self.summary["stopped"] = stopped
         self._final_summary(status, message)
 
     def _final_summary(self, status: str, message: str | None) -> None:
@@ -311,6 +507,14 @@ class _Record:
         with contextlib.suppress(OSError, RunError):
             self._final_summary(status, msg)
         return err
+
+
+def _number(text: str) -> float | int:
+    """A metrics.csv cell back as the number that was written (repr round-trips)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _iso(t: float) -> str:

@@ -1,0 +1,147 @@
+"""Stop a training anyhow and resume it: the result is byte-identical to a
+run that never stopped. Stops: the planned end of fewer epochs, Ctrl-C,
+SIGTERM and kill -9 at a random moment (after which every file in the run
+directory must still be complete)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.numpy import load_file
+from typer.testing import CliRunner
+
+from nncli.cli import app
+
+# dropout, adam, early stopping and a plateau schedule: all state that must
+# survive a stop (RNGs, slots, counters, the learning rate)
+SPEC = """\
+name: res
+seed: 5
+data: {dataset: {type: moons, n_samples: 3000, noise: 0.25}, validation_split: 0.2}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 32, activation: relu}
+    - {type: dropout, rate: 0.2}
+    - {type: dense, units: 1, activation: sigmoid}
+loss: binary_crossentropy
+optimizer: {type: adam, learning_rate: 0.02}
+metrics: [accuracy]
+epochs: EPOCHS
+batch_size: 4
+callbacks:
+  - {type: reduce_lr_on_plateau, patience: 1, factor: 0.5, min_delta: 0.01}
+  - {type: early_stopping, patience: 100, restore_best_weights: true}
+"""
+FILES = [
+    "spec.yaml",
+    "metrics.csv",
+    "weights.safetensors",
+    "preprocessing.json",
+    "summary.json",
+    "checkpoint.safetensors",
+]
+runner = CliRunner()
+
+
+def _spec(tmp_path: Path, epochs: int) -> Path:
+    path = tmp_path / f"res{epochs}.yaml"
+    path.write_text(SPEC.replace("EPOCHS", str(epochs)))
+    return path
+
+
+def _train(*args) -> Path:
+    result = runner.invoke(app, ["train", "-q", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def _rows(run: Path) -> list[list[str]]:
+    with (run / "metrics.csv").open(newline="") as f:
+        return [r[:-1] for r in csv.reader(f)]  # all but `seconds`
+
+
+def _same_result(a: Path, b: Path) -> None:
+    assert (a / "weights.safetensors").read_bytes() == (
+        b / "weights.safetensors"
+    ).read_bytes()
+    assert _rows(a) == _rows(b)
+    sa, sb = (json.loads((r / "summary.json").read_text()) for r in (a, b))
+    assert sa["status"] == sb["status"] == "completed"
+    assert sa["best"] == sb["best"]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("straight")
+    return _train(_spec(tmp, 12), "--runs-dir", tmp / "runs")
+
+
+def test_resume_after_fewer_epochs_is_identical(tmp_path, straight):
+    run = _train(_spec(tmp_path, 3), "--runs-dir", tmp_path / "runs")
+    again = _train("--resume", run, "--set", "epochs=12")
+    assert again == run
+    _same_result(straight, run)
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r["after_epoch"] for r in summary["resumed"]] == [3]
+
+
+def _files_are_complete(run: Path) -> None:
+    for name in FILES:
+        assert (run / name).exists(), name
+    json.loads((run / "summary.json").read_text())
+    json.loads((run / "preprocessing.json").read_text())
+    load_file(run / "weights.safetensors")
+    load_file(run / "checkpoint.safetensors")
+    with (run / "metrics.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert all(len(r) == len(rows[0]) for r in rows)
+    for r in rows[1:]:
+        [float(v) for v in r]
+
+
+def _start(spec: Path, runs: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nncli", "train", str(spec), "--runs-dir", str(runs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "CI": "1"},
+    )
+
+
+def _wait_for_run(runs: Path, proc: subprocess.Popen, rows: int) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for metrics in runs.glob("*/metrics.csv"):
+            with metrics.open(newline="") as f:
+                if len(list(csv.reader(f))) > rows:
+                    return metrics.parent
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("training did not start")
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -9)]
+)
+def test_stopped_by_a_signal_then_resumed_is_identical(tmp_path, straight, sig, code):
+    spec = _spec(tmp_path, 12)
+    proc = _start(spec, tmp_path / "runs")
+    run = _wait_for_run(tmp_path / "runs", proc, 1)
+    time.sleep(random.Random(sig).uniform(0.0, 0.8))  # within epochs 1-7
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode == code
+    _files_are_complete(run)
+    again = _train("--resume", run)
+    assert again == run
+    _same_result(straight, run)
