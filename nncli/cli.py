@@ -112,12 +112,7 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
 
 @app.command("train")
 def train_cmd(
-    spec: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The spec file (YAML); optional with --resume.", show_default=False
-        ),
-    ] = None,
+    spec: SpecArg,
     overrides: Overrides = None,
     runs_dir: Annotated[
         Path, typer.Option("--runs-dir", help="Where run directories are created.")
@@ -126,26 +121,6 @@ def train_cmd(
         Path | None,
         typer.Option("--init-weights", help="Start from these weights (.safetensors)."),
     ] = None,
-    from_run: Annotated[
-        Path | None,
-        typer.Option(
-            "--from",
-            help="Start a new run from this run's final weights.",
-            metavar="RUN",
-        ),
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            "--resume",
-            help="Continue this run from its last checkpoint, in its directory.",
-            metavar="RUN",
-        ),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Resume even if the spec differs from the run's."),
-    ] = False,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No progress; warnings and errors only."),
@@ -156,37 +131,15 @@ def train_cmd(
     """Train the model a spec describes and write a new run directory.
 
     Example: nncli train specs/moons.yaml --set epochs=20
-
-    Resume: nncli train --resume runs/<run-dir> [--set epochs=40]
     """
-    if spec is None and resume is None:
-        raise typer.BadParameter("give a spec file, or --resume RUN", param_hint="SPEC")
 
     def body() -> None:
         from nncli.report import make_reporter
-        from nncli.train.run import prepare, prepare_resume, train
+        from nncli.train.run import prepare, train
 
-        if resume is not None:
-            if init_weights is not None or from_run is not None:
-                raise _usage(
-                    "--resume continues a run's own weights; drop "
-                    "--init-weights / --from"
-                )
-            session = prepare_resume(resume, spec, overrides or [], force)
-        else:
-            assert spec is not None  # checked above
-            if from_run is not None and init_weights is not None:
-                raise _usage("give --from or --init-weights, not both")
-            weights = init_weights
-            if from_run is not None:
-                from nncli.artifacts import RunReader
-
-                weights = RunReader(from_run).weights_path()
-            session = prepare(spec, overrides or [], weights)
+        session = prepare(spec, overrides or [], init_weights)
         reporter = make_reporter(quiet=quiet)
-        run_dir, summary = train(
-            session, runs_dir, reporter, argv=sys.argv, resume=resume
-        )
+        run_dir, summary = train(session, runs_dir, reporter, argv=sys.argv)
         final = summary.get("final", {})
         reporter.info(
             "done: "
@@ -202,12 +155,6 @@ def train_cmd(
             print(run_dir)
 
     _guard(debug, body, json_out)
-
-
-def _usage(message: str) -> NncliError:
-    from nncli.errors import SpecError
-
-    return SpecError(message)
 
 
 def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
@@ -333,6 +280,13 @@ def eval_cmd(
             help="Exit 5 when METRIC > VALUE (repeatable), e.g. loss=0.3.",
         ),
     ] = None,
+    confusion: Annotated[
+        bool,
+        typer.Option(
+            "--confusion-matrix",
+            help="Also show counts of true (rows) by predicted (columns) class.",
+        ),
+    ] = False,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -346,8 +300,8 @@ def eval_cmd(
 
         under = parse_gates(fail_under or [], "--fail-under")
         over = parse_gates(fail_over or [], "--fail-over")
-        result = evaluate_run(run, data)
-        failures = check_gates(result["metrics"], under, over)
+        result = evaluate_run(run, data, confusion=confusion)
+        failures = check_gates(result["metrics"], under, over, result["directions"])
         result["gates"] = {"passed": not failures, "failures": failures}
         if json_out:
             print(_dumps(result, indent=2))
@@ -355,6 +309,10 @@ def eval_cmd(
             print(f"{result['run']} on {result['data']} ({result['samples']} samples)")
             for k, v in result["metrics"].items():
                 print(f"  {k}: {v:.6f}")
+            if confusion:
+                from nncli.report import print_confusion
+
+                print_confusion(**result["confusion_matrix"])
         for f in failures:
             _err(f)
         return EXIT_GATE if failures else 0

@@ -40,8 +40,7 @@ class Reporter:
     def warn(self, text: str) -> None:
         self._line(f"warning: {text}")
 
-    def start(self, epochs: int, steps: int, done: int = 0) -> None:
-        """Training of `epochs` epochs of `steps` steps begins (`done` finished)."""
+    def start(self, epochs: int, steps: int) -> None:
         self.epochs, self.steps = epochs, steps
 
     def step(self, event: StepEvent) -> None:
@@ -86,7 +85,7 @@ class RichReporter(Reporter):
         target = self.progress.console if self.progress is not None else self.console
         target.print(f"[yellow]warning:[/] {text}", highlight=False)
 
-    def start(self, epochs: int, steps: int, done: int = 0) -> None:
+    def start(self, epochs: int, steps: int) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -95,7 +94,7 @@ class RichReporter(Reporter):
             TimeRemainingColumn,
         )
 
-        super().start(epochs, steps, done)
+        super().start(epochs, steps)
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -108,7 +107,7 @@ class RichReporter(Reporter):
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            "train", total=steps, epoch=done + 1, epochs=epochs, rate="", logs=""
+            "train", total=steps, epoch=1, epochs=epochs, rate="", logs=""
         )
         self._epoch_start = time.perf_counter()
 
@@ -156,3 +155,34 @@ def make_reporter(quiet: bool = False, stream: TextIO | None = None) -> Reporter
     if not quiet and interactive(stream):
         return RichReporter(stream)
     return Reporter(stream, quiet=quiet)
+
+
+def print_confusion(
+    labels: list[str], matrix: list[list[int]], stream: TextIO | None = None
+) -> None:
+    """Counts of true (rows) by predicted (columns) class: a Rich table on a
+    terminal, aligned plain text otherwise."""
+    stream = stream or sys.stdout
+    title = "confusion matrix (rows: true, columns: predicted)"
+    if interactive(stream):
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text  # class names are text, never Rich markup
+
+        table = Table(title=title)
+        table.add_column("true \\ predicted")
+        for label in labels:
+            table.add_column(Text(label), justify="right")
+        for label, row in zip(labels, matrix):
+            table.add_row(Text(label), *(str(n) for n in row))
+        Console(file=stream).print(table)
+        return
+    cells = [[""] + labels] + [
+        [lab] + [str(n) for n in r] for lab, r in zip(labels, matrix)
+    ]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(cells[0]))]
+    print(title, file=stream)
+    for row in cells:
+        first = row[0].ljust(widths[0])
+        rest = (cell.rjust(w) for cell, w in zip(row[1:], widths[1:]))
+        print("  ".join([first, *rest]).rstrip(), file=stream)
