@@ -112,7 +112,12 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
 
 @app.command("train")
 def train_cmd(
-    spec: SpecArg,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The spec file (YAML); optional with --resume.", show_default=False
+        ),
+    ] = None,
     overrides: Overrides = None,
     runs_dir: Annotated[
         Path, typer.Option("--runs-dir", help="Where run directories are created.")
@@ -121,6 +126,26 @@ def train_cmd(
         Path | None,
         typer.Option("--init-weights", help="Start from these weights (.safetensors)."),
     ] = None,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Start a new run from this run's final weights.",
+            metavar="RUN",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue this run from its last checkpoint, in its directory.",
+            metavar="RUN",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Resume even if the spec differs from the run's."),
+    ] = False,
     quiet: Annotated[
         bool,
         typer.Option("--quiet", "-q", help="No progress; warnings and errors only."),
@@ -131,15 +156,37 @@ def train_cmd(
     """Train the model a spec describes and write a new run directory.
 
     Example: nncli train specs/moons.yaml --set epochs=20
+
+    Resume: nncli train --resume runs/<run-dir> [--set epochs=40]
     """
+    if spec is None and resume is None:
+        raise typer.BadParameter("give a spec file, or --resume RUN", param_hint="SPEC")
 
     def body() -> None:
         from nncli.report import make_reporter
-        from nncli.train.run import prepare, train
+        from nncli.train.run import prepare, prepare_resume, train
 
-        session = prepare(spec, overrides or [], init_weights)
+        if resume is not None:
+            if init_weights is not None or from_run is not None:
+                raise _usage(
+                    "--resume continues a run's own weights; drop "
+                    "--init-weights / --from"
+                )
+            session = prepare_resume(resume, spec, overrides or [], force)
+        else:
+            assert spec is not None  # checked above
+            if from_run is not None and init_weights is not None:
+                raise _usage("give --from or --init-weights, not both")
+            weights = init_weights
+            if from_run is not None:
+                from nncli.artifacts import RunReader
+
+                weights = RunReader(from_run).weights_path()
+            session = prepare(spec, overrides or [], weights)
         reporter = make_reporter(quiet=quiet)
-        run_dir, summary = train(session, runs_dir, reporter, argv=sys.argv)
+        run_dir, summary = train(
+            session, runs_dir, reporter, argv=sys.argv, resume=resume
+        )
         final = summary.get("final", {})
         reporter.info(
             "done: "
@@ -155,6 +202,12 @@ def train_cmd(
             print(run_dir)
 
     _guard(debug, body, json_out)
+
+
+def _usage(message: str) -> NncliError:
+    from nncli.errors import SpecError
+
+    return SpecError(message)
 
 
 def _train_json(summary: dict[str, Any]) -> dict[str, Any]:

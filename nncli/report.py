@@ -40,7 +40,8 @@ class Reporter:
     def warn(self, text: str) -> None:
         self._line(f"warning: {text}")
 
-    def start(self, epochs: int, steps: int) -> None:
+    def start(self, epochs: int, steps: int, done: int = 0) -> None:
+        """Training of `epochs` epochs of `steps` steps begins (`done` finished)."""
         self.epochs, self.steps = epochs, steps
 
     def step(self, event: StepEvent) -> None:
@@ -85,7 +86,7 @@ class RichReporter(Reporter):
         target = self.progress.console if self.progress is not None else self.console
         target.print(f"[yellow]warning:[/] {text}", highlight=False)
 
-    def start(self, epochs: int, steps: int) -> None:
+    def start(self, epochs: int, steps: int, done: int = 0) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -94,7 +95,7 @@ class RichReporter(Reporter):
             TimeRemainingColumn,
         )
 
-        super().start(epochs, steps)
+        super().start(epochs, steps, done)
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -107,7 +108,7 @@ class RichReporter(Reporter):
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            "train", total=steps, epoch=1, epochs=epochs, rate="", logs=""
+            "train", total=steps, epoch=done + 1, epochs=epochs, rate="", logs=""
         )
         self._epoch_start = time.perf_counter()
 
