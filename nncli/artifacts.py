@@ -11,6 +11,7 @@ Layout of runs/<name>-<YYYYmmdd-HHMMSS>[-N]/:
                        (weights, optimizer, random generators, callbacks), for
                        `nncli train --resume`
   checkpoints/         weights saved by a model_checkpoint callback
+  split.npz            which source rows (1-based) trained and which validated
 Every file is written to a temporary file, fsynced and renamed into place, so
 a reader (or a crash) only ever sees a complete old or complete new version.
 """
@@ -40,6 +41,7 @@ WEIGHTS = "weights.safetensors"
 PREPROCESSING = "preprocessing.json"
 SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint.safetensors"
+SPLIT = "split.npz"
 CHECKPOINTS = "checkpoints"
 
 
@@ -134,6 +136,17 @@ class RunWriter:
     def write_spec(self, resolved: dict[str, Any]) -> None:
         text = yaml.safe_dump(resolved, sort_keys=False, default_flow_style=None)
         self._write(SPEC, text.encode())
+
+    def write_split(self, splits: Any) -> None:
+        """The source row numbers of the training and validation samples."""
+        arrays = {"train_rows": np.asarray(splits.train.rows, dtype=np.int64)}
+        if splits.validation is not None:
+            arrays["validation_rows"] = np.asarray(
+                splits.validation.rows, dtype=np.int64
+            )
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        self._write(SPLIT, buf.getvalue())
 
     def write_preprocessing(self, state: dict[str, Any]) -> None:
         self._write(PREPROCESSING, _json_bytes(state))

@@ -80,6 +80,7 @@ def test_train_writes_a_complete_run(spec, tmp_path):
         "preprocessing.json",
         "summary.json",
         "checkpoint.safetensors",
+        "split.npz",
     }
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 3

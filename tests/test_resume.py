@@ -48,6 +48,7 @@ FILES = [
     "preprocessing.json",
     "summary.json",
     "checkpoint.safetensors",
+    "split.npz",
 ]
 runner = CliRunner()
 
@@ -145,3 +146,32 @@ def test_stopped_by_a_signal_then_resumed_is_identical(tmp_path, straight, sig, 
     again = _train("--resume", run)
     assert again == run
     _same_result(straight, run)
+
+
+def test_a_run_records_what_reproduces_it(tmp_path):
+    """Data file hashes, the split's source rows, versions and the command."""
+    import hashlib
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{a:.4f},{b:.4f},{int(a > b)}" for a, b in rng.random((40, 2)))
+    data = tmp_path / "pairs.csv"
+    data.write_text("a,b,label\n" + rows + "\n")
+    spec = tmp_path / "pairs.yaml"
+    spec.write_text(
+        "data: {train: pairs.csv, target: label, validation_split: 0.25}\n"
+        "model: {input_shape: [2], layers: [{type: dense, units: 1, "
+        "activation: sigmoid}]}\nloss: binary_crossentropy\n"
+    )
+    run = _train(spec, "--runs-dir", tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    want = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert summary["data_files"] == {str(data.resolve()): want}
+    assert set(summary["data_sha256"]) == {"training", "validation"}
+    assert summary["versions"]["numpy"] == np.__version__
+    assert summary["seed"] == 0 and isinstance(summary["command"], list)
+    with np.load(run / "split.npz") as split:
+        train, val = split["train_rows"], split["validation_rows"]
+    assert len(train) == 30 and len(val) == 10
+    assert sorted([*train, *val]) == list(range(1, 41))

@@ -94,6 +94,37 @@ def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
     return []
 
 
+def data_file_hashes(resolved: dict[str, Any], spec_dir: Path) -> dict[str, str]:
+    """sha256 of every data file the spec reads, by absolute path."""
+    import hashlib
+
+    out = {}
+    for key in ("train", "x", "y", "validation"):
+        text = resolved["data"].get(key)
+        if not text:
+            continue
+        path = Path(text).expanduser()
+        path = (path if path.is_absolute() else spec_dir / path).resolve()
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        out[str(path)] = digest.hexdigest()
+    return out
+
+
+def dataset_hash(ds: Any) -> str:
+    """sha256 of a split's arrays as the model sees them (after preprocessing)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for arr in (ds.x, ds.y):
+        a = np.ascontiguousarray(arr)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 def versions() -> dict[str, str]:
     return {
         "nncli": nncli.__version__,
@@ -310,6 +341,15 @@ class _Record:
             "validation_samples": val_b.n_samples if val_b else 0,
             "metric_kinds": {k: m.name for k, m in session.make_metrics().items()},
             "data_sources": session.splits.sources,
+            "data_files": data_file_hashes(r, session.spec_path.resolve().parent),
+            "data_sha256": {
+                role: dataset_hash(ds)
+                for role, ds in (
+                    ("training", session.splits.train),
+                    ("validation", session.splits.validation),
+                )
+                if ds is not None
+            },
             "init_weights": r["model"].get("init_weights"),
             "backend": backend.name,
             "device": backend.device,
@@ -324,6 +364,7 @@ class _Record:
         try:
             w.write_spec(with_absolute_paths(r, session.spec_path.resolve().parent))
             w.write_preprocessing(session.splits.prep.to_json())
+            w.write_split(session.splits)
             w.write_weights(initial.weights, cls.META)
             w.commit(
                 w.stage(artifacts.CHECKPOINT, checkpoint.to_bytes(initial)),
