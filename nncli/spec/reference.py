@@ -70,11 +70,13 @@ def _fields_table(model: type[BaseModel], prefix: str = "") -> list[str]:
     return lines
 
 
-def _options(cls: Any) -> str:
+def _options(cls: Any, skip: frozenset[str] = frozenset()) -> str:
     parts = []
     for name, info in cls.Config.model_fields.items():
-        if name == "type":
-            continue
+        if name == "type" or (
+            name in skip and info.default == _base_default(cls, name)
+        ):
+            continue  # a common option at its common default: said above
         bounds = _bounds(info)
         default = _default(info)
         parts.append(
@@ -83,15 +85,32 @@ def _options(cls: Any) -> str:
     return ", ".join(parts) or "—"
 
 
-def _registry_table(registry: Any) -> list[str]:
+def _base_default(cls: Any, name: str) -> Any:
+    for base in cls.__mro__[1:]:
+        fields = getattr(getattr(base, "Config", None), "model_fields", {})
+        if name in fields:
+            return fields[name].default
+    return None
+
+
+def _registry_table(registry: Any, skip: frozenset[str] = frozenset()) -> list[str]:
+    """One row per registered name: aliases, options with defaults, the first
+    line of its docstring, and its `keras_difference` (deliberate ones only)."""
     aliases: dict[str, list[str]] = {}
     for alias, name in registry._aliases.items():
         aliases.setdefault(name, []).append(alias)
-    lines = ["| name | options (defaults) | what it is |", "|---|---|---|"]
+    lines = [
+        "| name | options (defaults) | what it is | differs from Keras |",
+        "|---|---|---|---|",
+    ]
     for name, cls in registry.items():
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         shown = f"`{name}`" + "".join(f", `{a}`" for a in sorted(aliases.get(name, [])))
-        lines.append(f"| {shown} | {_options(cls)} | {doc.replace('|', '/')} |")
+        diff = " ".join(getattr(cls, "keras_difference", "").split()) or "—"
+        lines.append(
+            f"| {shown} | {_options(cls, skip)} | {doc.replace('|', '/')} "
+            f"| {diff.replace('|', '/')} |"
+        )
     return lines
 
 
@@ -104,9 +123,11 @@ def reference_markdown() -> str:
     from nncli.engine.layers import layers
     from nncli.engine.losses import losses
     from nncli.engine.metrics import metrics
-    from nncli.engine.optimizers import optimizers
+    from nncli.engine.optimizers import Optimizer, optimizers
     from nncli.engine.regularizers import regularizers
+    from nncli.engine.schedules import schedules
     from nncli.spec.schema import run_spec_model
+    from nncli.train.callbacks import callbacks
 
     spec = run_spec_model()
     out = [START, "", "#### Top level", ""]
@@ -115,18 +136,37 @@ def reference_markdown() -> str:
     out += _fields_table(spec.model_fields["data"].annotation, "data.")
     out += ["", "#### `model`", ""]
     out += _fields_table(spec.model_fields["model"].annotation, "model.")
-    for title, reg in (
-        ("Layers (`model.layers[]`)", layers),
-        ("Activations (`activation:`)", activations),
-        ("Losses (`loss:`)", losses),
-        ("Optimizers (`optimizer:`)", optimizers),
-        ("Initializers (`*_initializer:`)", initializers),
-        ("Regularizers (`*_regularizer:`)", regularizers),
-        ("Constraints (`*_constraint:`)", constraints),
-        ("Metrics (`metrics:`)", metrics),
-        ("Shipped datasets (`data.dataset:`)", datasets),
+    common = frozenset(Optimizer.Config.model_fields) - {"type", "learning_rate"}
+    for title, reg, skip, note in (
+        ("Layers (`model.layers[]`)", layers, frozenset(), ""),
+        ("Activations (`activation:`)", activations, frozenset(), ""),
+        ("Losses (`loss:`)", losses, frozenset(), ""),
+        (
+            "Optimizers (`optimizer:`)",
+            optimizers,
+            common,
+            "Every optimizer also takes "
+            + ", ".join(f"`{k}`" for k in sorted(common))
+            + " (default null, Keras's order: clip, decay, update; at most one "
+            "clip option). `learning_rate` may be a schedule (below).",
+        ),
+        (
+            "Learning-rate schedules (`optimizer.learning_rate:`)",
+            schedules,
+            frozenset(),
+            "Evaluated at the optimizer's step count before each update, as Keras "
+            "does: `learning_rate: {type: cosine_decay, initial_learning_rate: "
+            "0.01, decay_steps: 1000}`.",
+        ),
+        ("Callbacks (`callbacks:`)", callbacks, frozenset(), ""),
+        ("Initializers (`*_initializer:`)", initializers, frozenset(), ""),
+        ("Regularizers (`*_regularizer:`)", regularizers, frozenset(), ""),
+        ("Constraints (`*_constraint:`)", constraints, frozenset(), ""),
+        ("Metrics (`metrics:`)", metrics, frozenset(), ""),
+        ("Shipped datasets (`data.dataset:`)", datasets, frozenset(), ""),
     ):
-        out += ["", f"#### {title}", ""] + _registry_table(reg)
+        out += ["", f"#### {title}", ""] + ([note, ""] if note else [])
+        out += _registry_table(reg, skip)
     out += ["", END]
     return "\n".join(out)
 
