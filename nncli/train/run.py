@@ -199,7 +199,12 @@ def train(
                     reporter.step(event)
                     continue
                 if isinstance(event, DivergedEvent):
-                    raise DivergedError(_diverged_message(event, record.epochs))
+                    finding = _diagnose(
+                        session, train_b, shuffle_rng, cbs, record, event
+                    )
+                    raise DivergedError(
+                        _diverged_message(event, record.epochs, finding)
+                    )
                 decisions = [
                     cb.on_epoch_end(event.epoch, event.logs, model) for cb in cbs
                 ]
@@ -562,16 +567,45 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
 
 
-def _diverged_message(event: DivergedEvent, epochs_saved: int) -> str:
+def _diagnose(
+    session: Session,
+    train_b: Any,
+    shuffle_rng: Any,
+    cbs: list[Any],
+    record: Any,
+    event: DivergedEvent,
+) -> Any:
+    """Replay the failing epoch from the last checkpoint to find where it broke
+    (None when the replay itself fails or finds nothing)."""
+    from nncli.train.diagnose import replay
+
+    try:
+        return replay(
+            session.model,
+            train_b,
+            shuffle_rng,
+            record.state,
+            cbs,
+            event.epoch,
+            event.step,
+        )
+    except Exception:  # a diagnosis must never hide the divergence itself
+        return None
+
+
+def _diverged_message(
+    event: DivergedEvent, epochs_saved: int, finding: Any = None
+) -> str:
     last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
     saved = (
         f"weights of epoch {epochs_saved} kept"
         if epochs_saved
         else "the initial weights kept"
     )
+    where = f"; {finding.describe()}" if finding is not None else ""
     return (
-        f"training diverged: loss became {event.value} at epoch {event.epoch}, "
-        f"batch {event.step} (last finite batch loss {last}); {saved}; "
+        f"training diverged: the loss became {event.value} at epoch {event.epoch}, "
+        f"batch {event.step} (last finite batch loss {last}){where}; {saved}; "
         "try a lower optimizer.learning_rate"
     )
 
