@@ -168,10 +168,10 @@ def evaluate_run(
 
 
 def _confusion_counts(session: Any) -> Any:
-    from nncli.engine.metrics import ConfusionCounts, Layout, Unfit
+    from nncli.engine.metrics import ConfusionCounts, Unfit, layout_for
 
     try:
-        return ConfusionCounts(Layout(session.target_kind, session.units))
+        return ConfusionCounts(layout_for(session.target_kind, session.units))
     except Unfit as e:
         raise SpecError(str(e), "--confusion-matrix") from None
 

@@ -67,6 +67,16 @@ class Layout(NamedTuple):
         return self.kind in ("onehot", "sparse")
 
 
+# the losses' other target kinds, as metrics see them: hinge labels (-1/1 or
+# 0/1, positive when above 0.5) score like 0/1 ones; the rest are real values
+LAYOUT_OF = {"signed": "binary", "nonnegative": "real", "nonzero": "real"}
+
+
+def layout_for(target_kind: str, units: int) -> Layout:
+    """The Layout of a model whose loss has `target_kind` (see LAYOUT_OF)."""
+    return Layout(LAYOUT_OF.get(target_kind, target_kind), units)
+
+
 class Unfit(ValueError):
     """A metric that cannot apply to this model; `key` is the option at fault."""
 
@@ -885,7 +895,7 @@ def build_metrics(cfgs: list[dict], target_kind: str, units: int) -> dict[str, M
     that cannot apply, or a column name used twice, is a SpecError naming
     `metrics[i]` (all of them at once).
     """
-    layout = Layout(target_kind, units)
+    layout = layout_for(target_kind, units)
     out: dict[str, Metric] = {}
     first: dict[str, int] = {}
     issues: list[Issue] = []

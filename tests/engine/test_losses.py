@@ -15,6 +15,7 @@ from nncli.engine.activations import activations
 from nncli.engine.backend import Backend
 from nncli.engine.gradcheck import check_loss
 from nncli.engine.losses import EPSILON, losses
+from nncli.engine.metrics import TARGETS, build_metrics, layout_for
 from nncli.engine.network import Model, Sequential
 from nncli.engine.optimizers import optimizers
 from nncli.errors import DataError
@@ -400,6 +401,16 @@ def test_fusion_metadata_and_with_logits():
     aliases |= {"mape": "mean_absolute_percentage_error"}
     aliases |= {"msle": "mean_squared_logarithmic_error"}
     assert {a: losses.canonical(a) for a in aliases} == aliases
+
+
+@pytest.mark.parametrize("name", losses.names())
+def test_every_target_kind_has_a_metric_layout(name):
+    kind = losses.get(name).target_kind
+    assert layout_for(kind, 3).kind in TARGETS
+    mae = [] if kind == "sparse" else [{"type": "mean_absolute_error"}]
+    cfgs = [{"type": "accuracy"}, *mae]
+    for units in (3,) if kind in ("sparse", "onehot") else (1, 3):
+        assert set(build_metrics(cfgs, kind, units)) == {c["type"] for c in cfgs}
 
 
 @pytest.mark.parametrize(
