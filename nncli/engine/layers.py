@@ -229,6 +229,11 @@ class Dropout(Layer):
     build from the model's rng), so a seed gives the same masks on any backend.
     """
 
+    keras_difference = (
+        "Masks come from nncli's seeded generator (the same on every backend), "
+        "not Keras's RNG: equal in distribution, not in values."
+    )
+
     class Config(StrictModel):
         type: Literal["dropout"] = "dropout"
         rate: float = Field(ge=0.0, lt=1.0)

@@ -241,6 +241,14 @@ class BinaryFocalCrossentropy(_BinaryLabels):
     gamma < 1 (Keras on JAX: NaN).
     """
 
+    keras_difference = (
+        "From logits (or a fused sigmoid) it is computed from the logit, as "
+        "Keras on TensorFlow does: a logit of -1e4 with label 1 costs about 1e4 "
+        "with a useful gradient (Keras on JAX clips: 16.1, gradient 0); gamma < "
+        "1 at a certain, correct prediction gives gradient 0 (Keras on JAX: "
+        "NaN)."
+    )
+
     class Config(StrictModel):
         type: Literal["binary_focal_crossentropy"] = "binary_focal_crossentropy"
         apply_class_balancing: bool = Field(
@@ -327,6 +335,11 @@ class CategoricalCrossentropy(Loss):
     Logits: l = -sum(t' log_softmax(z)); d/dz = softmax(z) sum(t') - t'.
     Reduction: sum_over_batch_size.
     """
+
+    keras_difference = (
+        "An all-zero probability row costs -sum(t) log(1e-7) with gradient 0 "
+        "(Keras: NaN from 0/0)."
+    )
 
     class Config(StrictModel):
         type: Literal["categorical_crossentropy"] = "categorical_crossentropy"
@@ -465,6 +478,8 @@ class Poisson(ElementwiseLoss):
     that the log is NaN, as in Keras. Targets are counts (>= 0).
     """
 
+    keras_difference = "A negative target is a data error."
+
     class Config(StrictModel):
         type: Literal["poisson"] = "poisson"
 
@@ -502,6 +517,11 @@ class MeanSquaredError(ElementwiseLoss):
 class MeanAbsoluteError(ElementwiseLoss):
     """l = mean(|pred - t|) over units; subgradient sign(pred - t), 0 at a tie."""
 
+    keras_difference = (
+        "Gradient 0 where pred == target, as TensorFlow and PyTorch give (Keras "
+        "on JAX: -1/units)."
+    )
+
     class Config(StrictModel):
         type: Literal["mean_absolute_error"] = "mean_absolute_error"
 
@@ -520,6 +540,11 @@ class MeanAbsolutePercentageError(ElementwiseLoss):
 
     A zero target makes the error 1e9 times |pred|: data validation refuses it.
     """
+
+    keras_difference = (
+        "A zero target is a data error (Keras divides by 1e-7); gradient 0 "
+        "where pred == target."
+    )
 
     class Config(StrictModel):
         type: Literal["mean_absolute_percentage_error"] = (
@@ -551,6 +576,10 @@ class MeanSquaredLogarithmicError(ElementwiseLoss):
     Predictions below 1e-7 count as 1e-7 (zero gradient there); targets must
     be >= 0.
     """
+
+    keras_difference = (
+        "A negative target is a data error (Keras silently raises it to 1e-7)."
+    )
 
     class Config(StrictModel):
         type: Literal["mean_squared_logarithmic_error"] = (
@@ -639,6 +668,11 @@ class CosineSimilarity(Loss):
     formula there (Keras on JAX: NaN at pred = 0).
     """
 
+    keras_difference = (
+        "A zero prediction gets the gradient -1e7 * unit(t), the slope of "
+        "Keras's own formula there (Keras on JAX: NaN)."
+    )
+
     class Config(StrictModel):
         type: Literal["cosine_similarity"] = "cosine_similarity"
 
@@ -687,6 +721,11 @@ class Hinge(_SignedLabels):
     Gradient -t where the margin 1 - t pred > 0, -t/2 on the kink.
     """
 
+    keras_difference = (
+        "Labels must be all -1/1 or all 0/1: Keras converts 0/1 per batch, so a "
+        "file mixing -1, 0 and 1 would change meaning between batches."
+    )
+
     class Config(StrictModel):
         type: Literal["hinge"] = "hinge"
 
@@ -702,6 +741,8 @@ class Hinge(_SignedLabels):
 @losses.register("squared_hinge")
 class SquaredHinge(_SignedLabels):
     """l = mean(max(1 - t pred, 0)^2) over units, t in {-1, 1} (0/1 converted)."""
+
+    keras_difference = "Labels must be all -1/1 or all 0/1 (see hinge)."
 
     class Config(StrictModel):
         type: Literal["squared_hinge"] = "squared_hinge"

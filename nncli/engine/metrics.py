@@ -534,6 +534,11 @@ class Precision(_Decisions):
     per metric (Keras's list of thresholds would need one column each).
     """
 
+    keras_difference = (
+        "A target is positive when > 0.5 (Keras: any non-zero label); one "
+        "threshold per metric (one column)."
+    )
+
     name = "precision"
 
     class Config(_Decisions.Config):
@@ -551,6 +556,11 @@ class Recall(_Decisions):
     0 when there are no positives (Keras's divide_no_nan). One threshold per
     metric (Keras's list of thresholds would need one column each).
     """
+
+    keras_difference = (
+        "A target is positive when > 0.5 (Keras: any non-zero label); one "
+        "threshold per metric (one column)."
+    )
 
     name = "recall"
 
@@ -575,6 +585,12 @@ class F1Score(Metric):
     fit one column. As Keras, each denominator has 1e-7 added, so a perfect
     score reads just under 1 (about 1 - 5e-8) and an empty class scores 0.
     """
+
+    keras_difference = (
+        "average defaults to macro (Keras returns a per-class vector, which is "
+        "not one column); without a threshold a sigmoid output is cut at 0.5 "
+        "(Keras's arg-max over one unit calls every sample positive)."
+    )
 
     name = "f1_score"
     accepts = ("binary", "onehot", "sparse")
@@ -655,6 +671,13 @@ class AUC(Metric):
     areas. A curve with no positives (or, for ROC, no negatives) scores 0, as
     in Keras.
     """
+
+    keras_difference = (
+        "No from_logits option (nncli knows whether the model outputs logits; "
+        "softmax logits go through softmax); predictions are compared with the "
+        "thresholds exactly; summation_method PRGAIN and label_weights are not "
+        "supported."
+    )
 
     name = "auc"
     accepts = ("binary", "onehot", "sparse")

@@ -39,6 +39,11 @@ class Regularizer:
 class L1(Regularizer):
     """penalty = l1 * sum(|w|); Keras default l1 = 0.01."""
 
+    keras_difference = (
+        "The gradient of |w| at w = 0 is 0, as on TensorFlow and PyTorch (Keras "
+        "on JAX: 1)."
+    )
+
     class Config(StrictModel):
         type: Literal["l1"] = "l1"
         l1: float = Field(0.01, ge=0)
@@ -75,6 +80,8 @@ class L2(Regularizer):
 @regularizers.register("l1_l2")
 class L1L2(Regularizer):
     """penalty = l1 * sum(|w|) + l2 * sum(w**2); Keras defaults l1 = l2 = 0.0."""
+
+    keras_difference = "The gradient of |w| at w = 0 is 0 (see l1)."
 
     class Config(StrictModel):
         type: Literal["l1_l2"] = "l1_l2"
