@@ -151,7 +151,9 @@ def evaluate_run(
     session = session_from_run(run_dir)
     counts = _confusion_counts(session) if confusion else None  # refuse early
     ds, label = _dataset(session, run_dir, data)
-    batches = Batches(ds.x, ds.y, session.resolved["batch_size"], session.backend)
+    batches = Batches(
+        ds.x, ds.y, session.resolved["batch_size"], session.backend, weights=ds.weights
+    )
     metrics = evaluate(session.model, batches, session.make_metrics)
     directions = {"loss": "down"}
     directions.update({k: m.direction for k, m in session.make_metrics().items()})
@@ -184,7 +186,7 @@ def _confusion(
 
     model = session.model
     with overflow_is_reported():
-        for x, y in batches.epoch():
+        for x, y, _ in batches.epoch():
             counts.update(model.predict(x), y, logits=model.outputs_logits)
     classes = _preprocessing(run_dir).classes
     labels = [str(c) for c in classes or []]

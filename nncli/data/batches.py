@@ -11,10 +11,12 @@ from nncli.engine.backend import Backend
 
 
 class Batches:
-    """Mini-batches of (x, y) on the backend; the last partial batch is kept.
+    """Mini-batches of (x, y, w) on the backend; the last partial batch is kept.
 
-    With `shuffle`, each epoch draws a new permutation from `rng`, so the order
-    depends only on the seed and on how many epochs came before.
+    `w` holds the batch's per-sample loss weights in the backend's float type,
+    or is None when `weights` is None (every sample weighs 1). With `shuffle`,
+    each epoch draws a new permutation from `rng`, so the order depends only on
+    the seed and on how many epochs came before.
     """
 
     def __init__(
@@ -25,8 +27,14 @@ class Batches:
         backend: Backend,
         shuffle: bool = False,
         rng: np.random.Generator | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
-        self.x, self.y = x, y
+        if weights is not None and weights.shape != (len(x),):
+            raise ValueError(
+                f"weights of shape {weights.shape} for {len(x)} samples; "
+                "one weight per sample is needed"
+            )
+        self.x, self.y, self.weights = x, y, weights
         self.batch_size, self.backend, self.shuffle = batch_size, backend, shuffle
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.y_dtype = np.int64 if np.issubdtype(y.dtype, np.integer) else None
@@ -38,7 +46,7 @@ class Batches:
     def n_samples(self) -> int:
         return len(self.x)
 
-    def epoch(self) -> Iterator[tuple[Any, Any]]:
+    def epoch(self) -> Iterator[tuple[Any, Any, Any]]:
         n = len(self.x)
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
@@ -49,4 +57,9 @@ class Batches:
             )
             xb = self.backend.asarray(self.x[idx])  # (batch, *input_shape)
             yb = self.backend.asarray(self.y[idx], dtype=self.y_dtype)
-            yield xb, yb
+            wb = (
+                None
+                if self.weights is None
+                else self.backend.asarray(self.weights[idx])
+            )
+            yield xb, yb, wb  # wb: (batch,) in backend.dtype

@@ -77,17 +77,19 @@ def _read_records(
     return names, records
 
 
-def _column(names: list[str], key: str | int, where: str, header: bool) -> int:
+def _column(
+    names: list[str], key: str | int, where: str, header: bool, what="data.target"
+) -> int:
     if isinstance(key, int):
         if -len(names) <= key < len(names):
             return key % len(names)
         raise DataError(
-            f"{where}: data.target {key} is out of range; the file has {len(names)} "
+            f"{where}: {what} {key} is out of range; the file has {len(names)} "
             f"columns (0-based indices 0..{len(names) - 1})"
         )
     if not header:
         raise DataError(
-            f"{where}: data.target {key!r} names a column, but data.header is false so "
+            f"{where}: {what} {key!r} names a column, but data.header is false so "
             "columns have no names; give the 0-based column index instead"
         )
     if key in names:
@@ -178,6 +180,48 @@ def _parse_labels(
     return _Parsed(parsed.values, parsed.missing, others), labels
 
 
+def _weight_column(
+    names: list[str], spec: dict, tcols: list[int], where: str, header: bool
+) -> int | None:
+    """The data.sample_weight column, never a target column (None if not set)."""
+    key = spec.get("sample_weight")
+    if key is None:
+        return None
+    col = _column(names, key, where, header, "data.sample_weight")
+    if col in tcols:
+        raise DataError(
+            f"{where}: data.sample_weight and data.target both name column "
+            f"{names[col]!r}; the weights need a column of their own"
+        )
+    return col
+
+
+def _parse_weights(
+    records: list[list[str]], col: int, names: list[str], where: str
+) -> np.ndarray:
+    """(n,) float64 sample weights; any cell that is not a number >= 0 is refused
+    (a missing weight too, whatever data.missing says)."""
+    parsed = _parse_numbers(records, [col], names)
+    w = parsed.values[:, 0]  # (n,)
+    bad = [(r, c, raw, "is not a number") for r, c, raw in parsed.missing]
+    bad += [(r, c, raw, why) for r, c, raw, why in parsed.invalid]
+    bad += [
+        (int(i) + 1, names[col], records[i][col], "is negative")
+        for i in np.flatnonzero(w < 0)
+    ]
+    if bad:
+        bad.sort()
+        row, column, raw, why = bad[0]
+        text = _cell_text(row, column, raw)
+        why = "" if not raw.strip() else f" {why}"
+        more = f" (and {plural(len(bad) - 1, 'more row')})" if len(bad) > 1 else ""
+        raise DataError(
+            f"{where}: sample weight {text}{why}{more}; data.sample_weight needs "
+            "a number >= 0 in every row"
+        )
+    return w
+
+
 def _cell_text(row: int, column: str, raw: str) -> str:
     if not raw.strip():
         return f"row {row} column {column!r} is empty"
@@ -252,11 +296,16 @@ def read_csv(
     tcols, single = _target_columns(
         names, spec.get("target"), where, header, target_required
     )
-    fcols = [j for j in range(len(names)) if j not in tcols]
+    wcol = _weight_column(names, spec, tcols, where, header)
+    others = tcols + ([] if wcol is None else [wcol])
+    fcols = [j for j in range(len(names)) if j not in others]
     if len(fcols) != math.prod(input_shape):
+        role_of = {j: "target" for j in tcols} | {wcol: "sample weight"}
         has = f"the file has {plural(len(fcols), 'feature column')}" + (
-            f" (all columns except the target {', '.join(names[j] for j in tcols)})"
-            if tcols
+            " (all columns except "
+            + ", ".join(f"the {role_of[j]} {names[j]}" for j in others)
+            + ")"
+            if others
             else ""
         )
         raise _feature_count_error(input_shape, where, has)
@@ -268,6 +317,11 @@ def read_csv(
     )
     keep = _raise_problems(
         where, [p for p in (xs, ys) if p is not None], spec.get("missing", "error")
+    )
+    w = (
+        _parse_weights(records, wcol, names, where)
+        if wcol is not None and parse_target
+        else None
     )
     notes = _drop_note(role, written, keep, where)
     return _Table(
@@ -281,6 +335,7 @@ def read_csv(
         where=where,
         notes=notes,
         named_columns=header,
+        weights=None if w is None else w[keep],
     )
 
 
@@ -318,12 +373,19 @@ def read_xy(
             input_shape, wx, f"the file has {plural(len(xnames), 'feature column')}"
         )
     tcols, single = _target_columns(ynames, spec.get("target"), wy, header, False)
+    wcol = _weight_column(ynames, spec, tcols, wy, header)
     if not tcols:
-        tcols, single = list(range(len(ynames))), len(ynames) == 1
+        tcols = [j for j in range(len(ynames)) if j != wcol]
+        single = len(tcols) == 1
+    if not tcols:
+        raise DataError(
+            f"{wy}: its only column is data.sample_weight; the labels are missing"
+        )
     xs = _parse_numbers(xrec, list(range(len(xnames))), xnames)
     ys, y = _targets_of(yrec, tcols, single, ynames, wy)
     mode = spec.get("missing", "error")
     keep = _raise_problems(wx, [xs], mode) & _raise_problems(wy, [ys], mode)
+    w = None if wcol is None else _parse_weights(yrec, wcol, ynames, wy)
     notes = _drop_note(role, f"{written['x']} + {written['y']}", keep, wx)
     return _Table(
         x=xs.values[keep],
@@ -335,6 +397,7 @@ def read_xy(
         origin=f"{paths['x']} (features) + {paths['y']} (labels)",
         where=f"{role} data {written['x']} + {written['y']}",
         notes=notes,
+        weights=None if w is None else w[keep],
     )
 
 
@@ -355,9 +418,17 @@ def read_npz(
     """
     path = resolve_path(written, spec_dir, role)
     where = f"{role} file {written}"
-    x, y = _npz_arrays(path, where, need_y=parse_target)
+    wkey = spec.get("sample_weight") if parse_target else None
+    if wkey is not None and not isinstance(wkey, str):
+        raise DataError(
+            f"{where}: data.sample_weight {wkey} is a column index, but an .npz "
+            "file names its arrays; give the name of the weights array"
+        )
+    x, y, w = _npz_arrays(path, where, need_y=parse_target, weights=wkey)
     if len(x) != len(y):
         raise DataError(f"{where}: x has {len(x)} rows but y has {len(y)}")
+    if w is not None:
+        w = _npz_weights(w, wkey, len(x), where)
     if len(x) == 0:
         raise DataError(f"{where} has 0 data rows (x has shape {list(x.shape)})")
     per_row = math.prod(x.shape[1:])
@@ -396,18 +467,44 @@ def read_npz(
         origin=str(path),
         where=where,
         notes=_drop_note(role, written, keep, where),
+        weights=None if w is None else w[keep],
     )
 
 
+def _npz_weights(w: np.ndarray, key: str, n: int, where: str) -> np.ndarray:
+    """The weights array as (n,) float64; not numbers >= 0 is a DataError."""
+    if w.dtype.kind not in "biuf" or not (
+        w.ndim == 1 or (w.ndim == 2 and w.shape[1] == 1)
+    ):
+        raise DataError(
+            f"{where}: array {key!r} (data.sample_weight) must be numbers of shape "
+            f"(n,), got dtype {w.dtype} and shape {list(w.shape)}"
+        )
+    if len(w) != n:
+        raise DataError(f"{where}: x has {n} rows but {key!r} has {len(w)}")
+    w = w.reshape(n).astype(np.float64)  # (n,)
+    bad = ~(w >= 0) | np.isinf(w)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        i = int(idx[0])
+        more = f" (and {plural(len(idx) - 1, 'more row')})" if len(idx) > 1 else ""
+        raise DataError(
+            f"{where}: sample weight row {i + 1} ({key}[{i}]) is {w[i]:g}{more}; "
+            "data.sample_weight needs a number >= 0 in every row"
+        )
+    return w
+
+
 def _npz_arrays(
-    path: Path, where: str, need_y: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+    path: Path, where: str, need_y: bool = True, weights: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{where} is not an .npz archive (numpy.savez writes one)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
             needed = ("x", "y") if need_y else ("x",)
+            needed += (weights,) if weights is not None else ()
             absent = [k for k in needed if k not in keys]
             if absent:
                 raise DataError(
@@ -417,6 +514,7 @@ def _npz_arrays(
                 )
             x = archive["x"]
             y = archive["y"] if need_y else np.zeros(len(x))  # a stand-in, unread
+            w = archive[weights] if weights is not None else None
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DataError(f"{where} cannot be read as .npz: {err}") from None
     if x.dtype.kind not in "biuf" or x.ndim < 1:
@@ -426,7 +524,7 @@ def _npz_arrays(
             f"{where}: y must be numbers or text of shape (n,) or (n, k), got dtype "
             f"{y.dtype} and shape {list(y.shape)}"
         )
-    return x, y
+    return x, y, w
 
 
 # ---------------------------------------------------------------- builtin

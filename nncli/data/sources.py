@@ -90,6 +90,7 @@ def _to_dataset(
         rows=table.rows,
         name=table.name,
         classes=classes,
+        weights=table.weights,
     )
 
 
@@ -102,6 +103,7 @@ def _subset(ds: Dataset, idx: np.ndarray, role: str) -> Dataset:
         rows=ds.rows[idx],
         name=ds.name,
         classes=ds.classes,
+        weights=None if ds.weights is None else ds.weights[idx],
     )
 
 
@@ -242,7 +244,8 @@ def load_file(
     Labels use the saved classes, features the saved standardisation. Without
     `data.target` the training target names are looked for. With
     `target_required=False` (predict) a CSV without the target column(s) is read
-    as features only and `y` is an empty (n, 0) array.
+    as features only and `y` is an empty (n, 0) array; a data.sample_weight
+    column is then set aside if present.
     """
     spec_dir = Path(spec_dir).resolve()
     path = resolve_path(written, spec_dir, role)
@@ -252,15 +255,22 @@ def load_file(
     if target is None and header and prep.target_names:
         names = prep.target_names
         target = names[0] if len(names) == 1 else list(names)
+    weight = spec.get("sample_weight")
     if fmt == "npz":
         target = None
-    elif not target_required and target is not None:
+    elif not target_required and (target is not None or weight is not None):
         names, _ = _read_records(path, f"{role} file {written}", header)
-        keys = target if isinstance(target, list) else [target]
+        keys = (
+            [] if target is None else target if isinstance(target, list) else [target]
+        )
         absent = header and not all(isinstance(k, str) and k in names for k in keys)
         if absent or len(names) == prep.n_features:  # features only: nothing to drop
             target = None
-    sub = {**spec, "target": target}
+        if header and isinstance(weight, str) and weight not in names:
+            weight = None
+        if len(names) == prep.n_features + len(keys if target is not None else []):
+            weight = None
+    sub = {**spec, "target": target, "sample_weight": weight}
     if fmt == "npz":
         table = read_npz(
             written, sub, spec_dir, role, prep.input_shape, parse_target=target_required

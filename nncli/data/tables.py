@@ -26,7 +26,9 @@ class Dataset:
     `checks.check_targets` turns it into what the loss wants. `rows` are the
     1-based data-row numbers in the source, for messages. `name` is the file
     holding the targets as written in the spec (or "dataset iris"), and
-    `classes` the text labels in id order when there are any.
+    `classes` the text labels in id order when there are any. `weights` are
+    the (n,) float64 loss weights of the samples (data.sample_weight, times the
+    class weights for training), or None when every sample weighs 1.
     """
 
     x: np.ndarray
@@ -36,6 +38,7 @@ class Dataset:
     rows: np.ndarray
     name: str = ""
     classes: list[str] | None = None
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -62,6 +65,7 @@ class _Table:
     notes: list[str] = field(default_factory=list)
     classes: list[str] | None = None  # set by builtin tables
     named_columns: bool = False  # feature names come from a CSV header
+    weights: np.ndarray | None = None  # (n,) float64, data.sample_weight
 
 
 # ---------------------------------------------------------------- paths & format

@@ -270,15 +270,20 @@ class Model:
         self.network.apply_constraints()
         return value, y
 
-    def evaluate_step(self, x: Any, target: Any) -> tuple[Any, Any]:
+    def evaluate_step(
+        self, x: Any, target: Any, weights: Any = None
+    ) -> tuple[Any, Any]:
         """Per-sample losses and predictions in inference mode (no update).
 
-        Each sample's loss includes its activity penalties, so the mean over an
-        epoch is Keras's (batch-size-weighted) evaluation loss less the weight
-        penalties, which the caller adds once.
+        Each sample's loss (times its weight, if `weights` are given) includes
+        its activity penalties (never weighted, as in Keras), so the mean over
+        an epoch is Keras's (batch-size-weighted) evaluation loss less the
+        weight penalties, which the caller adds once.
         """
         y, caches = self.network.forward(x, training=False)
         per_sample = self._loss.sample_losses(self._loss_input(y, caches), target)
+        if weights is not None:
+            per_sample = per_sample * weights  # (batch,)
         activity = self.network.sample_activity(caches)
         return (per_sample if activity is None else per_sample + activity), y
 

@@ -162,6 +162,8 @@ def _construct(
         for n, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)  # class_weight: {0: 1.0, 1: 5.0} means class ids
             if not isinstance(key, str):
                 raise SpecError(
                     [Issue(path, f"keys must be text, got {key!r}", file, *where)]

@@ -9,7 +9,7 @@ imported (that import fills the registries).
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from nncli.registry import StrictModel, named
@@ -34,6 +34,48 @@ def _one_target_error(value: Any) -> Any:
 
 
 TargetSpec = Annotated[str | int | list[str], BeforeValidator(_one_target_error)]
+
+
+def _one_column_error(value: Any) -> Any:
+    ok = isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+    if not ok:
+        raise PydanticCustomError(
+            "column_type",
+            "expected a column name or a 0-based column index, got {value}",
+            {"value": repr(value)},
+        )
+    return value
+
+
+ColumnSpec = Annotated[str | int, BeforeValidator(_one_column_error)]
+
+
+def _class_weight_error(value: Any) -> Any:
+    if not isinstance(value, dict | str):
+        raise PydanticCustomError(
+            "class_weight_type",
+            "expected a mapping of class to weight, or balanced, got {value}",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _class_weight_kind(value: Any) -> str:
+    return "<balanced>" if isinstance(value, str) else "<classes>"
+
+
+# A mapping {class: weight} or `balanced`; the tags (dropped from error paths)
+# pick the branch, so an error speaks only of the one that was meant.
+ClassWeight = Annotated[
+    Annotated[
+        dict[str, Annotated[float, Field(ge=0)]], Field(min_length=1), Tag("<classes>")
+    ]
+    | Annotated[Literal["balanced"], Tag("<balanced>")],
+    Discriminator(_class_weight_kind),
+    BeforeValidator(_class_weight_error),
+]
 
 
 class DataSpec(StrictModel):
@@ -69,6 +111,11 @@ class DataSpec(StrictModel):
     standardize: bool = Field(
         False, description="Scale features to zero mean, unit variance (train stats)."
     )
+    sample_weight: ColumnSpec | None = Field(
+        None,
+        description="Column (CSV name or index; in the labels file with x/y) or "
+        ".npz array of per-sample loss weights >= 0; not a feature.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSpec":
@@ -94,6 +141,17 @@ class DataSpec(StrictModel):
             )
         if isinstance(self.target, list) and not self.target:
             raise ValueError("`target` is an empty list; name at least one column")
+        if self.sample_weight is not None and self.dataset is not None:
+            raise ValueError(
+                "`sample_weight` names a column of a data file; shipped datasets "
+                "have no weight column, remove it"
+            )
+        targets = self.target if isinstance(self.target, list) else [self.target]
+        if self.sample_weight is not None and self.sample_weight in targets:
+            raise ValueError(
+                f"`sample_weight` and `target` both name column {self.sample_weight!r};"
+                " the weights need a column of their own"
+            )
         return self
 
 
@@ -185,6 +243,19 @@ def run_spec_model() -> "type[StrictModel]":
             default_factory=list,
             description="Keras callbacks: early_stopping, reduce_lr_on_plateau, "
             "model_checkpoint, terminate_on_nan.",
+        )
+        class_weight: ClassWeight | None = Field(
+            None,
+            description="Weight of each class in the training loss (Keras's "
+            "fit(class_weight=...)): {label: weight} with the labels as written "
+            "in the data, or balanced = n_samples / (n_classes * count).",
+        )
+        max_time: float | None = Field(
+            None,
+            gt=0,
+            description="Wall-clock budget for training, in seconds; when it runs "
+            "out the run stops after the current step, keeping the finished epochs "
+            "(status stopped; --resume continues).",
         )
 
         @model_validator(mode="after")

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -69,22 +70,19 @@ def train_epochs(
 ) -> Iterator[Event]:
     """Train for epochs start_epoch+1 .. epochs, yielding events.
 
-    The epoch loss is the sample-weighted mean of the per-batch losses, each
-    computed before that batch's update (Keras's convention); metrics are
-    exact sums over the epoch's samples.
+    The epoch loss is the batch-size-weighted mean of the per-batch losses,
+    each computed before that batch's update (Keras's convention); a batch's
+    loss with sample weights w is sum(w * l) / batch_size (Keras's
+    sum_over_batch_size). Metrics are exact sums over the epoch's samples and
+    ignore the weights (Keras's `metrics`, not `weighted_metrics`).
     """
     last_finite: float | None = None
     for epoch in range(start_epoch + 1, epochs + 1):
         started = time.perf_counter()
         train_metrics = make_metrics()
         total, seen = 0.0, 0
-        for step, (x, y) in enumerate(train.epoch(), 1):
-            with overflow_is_reported():
-                loss, pred = model.train_step(x, y)
-                value = float(loss)  # device sync: one scalar per step
-                if math.isfinite(value):
-                    for m in train_metrics.values():
-                        m.update(pred, y, logits=model.outputs_logits)
+        for step, (x, y, w) in enumerate(train.epoch(), 1):
+            value = train_batch(model, x, y, w, train_metrics)
             if not math.isfinite(value):
                 yield DivergedEvent(epoch, step, value, last_finite)
                 return
@@ -103,21 +101,79 @@ def train_epochs(
         yield EpochEvent(epoch, logs)
 
 
+def train_batch(
+    model: Model, x: Any, y: Any, w: Any, metrics: dict[str, Metric]
+) -> float:
+    """One update; returns the batch's loss (metrics updated only when finite)."""
+    with overflow_is_reported():
+        loss, pred = model.train_step(x, y, w)
+        value = float(loss)  # device sync: one scalar per step
+        if math.isfinite(value):
+            for m in metrics.values():
+                m.update(pred, y, logits=model.outputs_logits)
+    return value
+
+
 def evaluate(
-    model: Model, data: Batches, make_metrics: Callable[[], dict[str, Metric]]
+    model: Model,
+    data: Batches,
+    make_metrics: Callable[[], dict[str, Metric]],
+    max_batches: int | None = None,
 ) -> dict[str, float]:
-    """Loss (incl. weight penalties, as Keras reports it) and metrics, inference mode."""
+    """Loss (incl. weight penalties, as Keras reports it) and metrics, inference mode.
+
+    With sample weights the loss is sum(w * l) / n over the samples (each
+    batch's sum_over_batch_size loss, weighted by its size). `max_batches`
+    stops early (a smoke test).
+    """
     metrics = make_metrics()
     total, seen = 0.0, 0
     with overflow_is_reported():
-        for x, y in data.epoch():
-            per_sample, pred = model.evaluate_step(x, y)
+        for i, (x, y, w) in enumerate(data.epoch(), 1):
+            per_sample, pred = model.evaluate_step(x, y, w)
             total += float(per_sample.sum())
             seen += len(x)
             for m in metrics.values():
                 m.update(pred, y, logits=model.outputs_logits)
+            if max_batches is not None and i >= max_batches:
+                break
         penalty = float(model.network.regularization())
     return {
         "loss": total / seen + penalty,
         **{k: m.result() for k, m in metrics.items()},
     }
+
+
+def smoke_steps(
+    model: Model,
+    train: Batches,
+    val: Batches | None,
+    make_metrics: Callable[[], dict[str, Metric]],
+) -> dict[str, float]:
+    """One training batch (a real update) and one validation batch, through the
+    same calls as training; returns their logs (loss, metrics, val_*), which
+    may be non-finite: the caller decides what that means."""
+    metrics = make_metrics()
+    x, y, w = next(iter(train.epoch()))
+    logs = {"loss": train_batch(model, x, y, w, metrics)}
+    with overflow_is_reported():
+        logs.update({k: m.result() for k, m in metrics.items()})
+        if val is not None:
+            val_logs = evaluate(model, val, make_metrics, max_batches=1)
+            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+    return logs
+
+
+class Budget:
+    """A wall-clock budget: `exceeded()` once `seconds` have passed since it
+    was made (never, with None). `clock` is monotonic, so a changed system
+    time cannot end or extend a run."""
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.started = self.clock()
+
+    def exceeded(self) -> bool:
+        return self.seconds is not None and self.clock() - self.started > self.seconds

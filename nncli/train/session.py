@@ -75,7 +75,10 @@ def prepare(
     except SpecError as e:  # checks on the built model: cite the spec's lines
         raise SpecError([locate(src, i) for i in e.issues]) from e
     if load_data:
-        attach_data(session, spec_dir)
+        try:
+            attach_data(session, spec_dir)
+        except SpecError as e:  # class_weight names unknown classes: cite its line
+            raise SpecError([locate(src, i) for i in e.issues]) from e
     return session
 
 
@@ -190,6 +193,7 @@ def attach_data(session: Session, spec_dir: Path) -> None:
     """Load and check the data against the loss and the output layer."""
     from nncli.data.checks import check_targets
     from nncli.data.sources import load_data
+    from nncli.data.weights import apply_class_weight
 
     r = session.resolved
     try:
@@ -207,6 +211,7 @@ def attach_data(session: Session, spec_dir: Path) -> None:
     for ds in (splits.train, splits.validation):
         if ds is not None:
             check_fits(ds, session.backend.dtype, splits.prep.feature_names)
+    apply_class_weight(splits, r.get("class_weight"), *args[:2], args[3], r["dtype"])
     session.splits = splits
 
 
