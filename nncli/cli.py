@@ -150,6 +150,14 @@ def train_cmd(
         bool,
         typer.Option("--quiet", "-q", help="No progress; warnings and errors only."),
     ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke",
+            help="Check the spec, data and one training and one validation batch "
+            "through the real code path; write no run directory (for CI).",
+        ),
+    ] = False,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -158,6 +166,8 @@ def train_cmd(
     Example: nncli train specs/moons.yaml --set epochs=20
 
     Resume: nncli train --resume runs/<run-dir> [--set epochs=40]
+
+    CI check: nncli train specs/moons.yaml --smoke
     """
     if spec is None and resume is None:
         raise typer.BadParameter("give a spec file, or --resume RUN", param_hint="SPEC")
@@ -166,6 +176,8 @@ def train_cmd(
         from nncli.report import make_reporter
         from nncli.train.run import prepare, prepare_resume, train
 
+        if smoke and resume is not None:
+            raise _usage("--smoke checks a spec; it cannot --resume a run")
         if resume is not None:
             if init_weights is not None or from_run is not None:
                 raise _usage(
@@ -183,6 +195,9 @@ def train_cmd(
 
                 weights = RunReader(from_run).weights_path()
             session = prepare(spec, overrides or [], weights)
+        if smoke:
+            _smoke(session, json_out)
+            return
         reporter = make_reporter(quiet=quiet)
         run_dir, summary = train(
             session, runs_dir, reporter, argv=sys.argv, resume=resume
@@ -204,6 +219,24 @@ def train_cmd(
     _guard(debug, body, json_out)
 
 
+def _smoke(session: Any, json_out: bool) -> None:
+    """`train --smoke`: one line (or a JSON object) with the batches' logs."""
+    from nncli.train.run import smoke
+
+    for w in session.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    logs = smoke(session)
+    if json_out:
+        metrics = {k: v for k, v in logs.items() if k != "loss"}
+        print(_dumps({"ok": True, "loss": logs["loss"], "metrics": metrics}))
+        return
+    batches = "1 training batch" + (
+        " and 1 validation batch" if "val_loss" in logs else ""
+    )
+    text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    print(f"smoke test passed ({batches}, nothing written): {text}")
+
+
 def _usage(message: str) -> NncliError:
     from nncli.errors import SpecError
 
@@ -223,6 +256,7 @@ def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
         },
         "learning_rate": final.get("learning_rate"),
         "best": summary.get("best", {}),
+        "stopped": summary.get("stopped"),
         "seed": summary["seed"],
         "wall_seconds": summary.get("wall_seconds"),
     }

@@ -407,3 +407,21 @@ def test_eval_and_predict_with_a_weight_column(tmp_path):
         assert result.exit_code == 0, result.output
         outputs.append(json.loads(result.stdout)["predictions"])
     assert outputs[0] == outputs[1]  # the weight column is set aside, not read
+
+
+def test_a_weight_column_by_index_without_a_header(tmp_path):
+    (tmp_path / "d.csv").write_text("0.5,1,0.1,0.2\n2,0,0.3,0.4\n0,1,0.5,0.6\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "data: {train: d.csv, header: false, target: 1, sample_weight: 0}\n"
+        "model: {input_shape: [2], layers: [{type: dense, units: 1, "
+        "activation: sigmoid}]}\nloss: binary_crossentropy\n"
+    )
+    train = prepare(path).splits.train
+    np.testing.assert_array_equal(train.weights, [0.5, 2, 0])
+    np.testing.assert_array_equal(train.x, [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
+    path.write_text(path.read_text().replace("sample_weight: 0", "sample_weight: 7"))
+    result = invoke("validate", path)
+    assert result.exit_code == 3
+    (line,) = error_lines(result)
+    assert "data.sample_weight 7 is out of range; the file has 4 columns" in line

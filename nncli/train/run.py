@@ -24,7 +24,14 @@ from nncli import artifacts
 from nncli.errors import DivergedError, Interrupted, RunError
 from nncli.report import Reporter
 from nncli.train import checkpoint
-from nncli.train.loop import DivergedEvent, EpochEvent, StepEvent, train_epochs
+from nncli.train.loop import (
+    Budget,
+    DivergedEvent,
+    EpochEvent,
+    StepEvent,
+    smoke_steps,
+    train_epochs,
+)
 from nncli.train.session import (  # noqa: F401  (re-exported: the run API)
     Session,
     attach_data,
@@ -66,7 +73,9 @@ def prepare_resume(
     stored_abs = {**stored, "model": {**stored.get("model", {}), "init_weights": None}}
     now = {**now, "model": {**now["model"], "init_weights": None}}
     diffs = [
-        d for d in spec_differences(stored_abs, now) if d.split(":")[0] != "epochs"
+        d
+        for d in spec_differences(stored_abs, now)
+        if d.split(":")[0] not in ("epochs", "max_time")  # neither changes results
     ]
     if diffs and not force:
         raise SpecError(
@@ -118,7 +127,8 @@ def dataset_hash(ds: Any) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for arr in (ds.x, ds.y):
+    weights = getattr(ds, "weights", None)
+    for arr in (ds.x, ds.y) + (() if weights is None else (weights,)):
         a = np.ascontiguousarray(arr)
         digest.update(f"{a.dtype.str}{a.shape}".encode())
         digest.update(a.tobytes())
@@ -173,6 +183,7 @@ def train(
     signals = DeferredSignals()
     record: _Record | None = None
     stopped: str | None = None
+    out_of_time = False  # stopped by max_time
     with signals.installed():
         try:
             with signals.deferred():  # a run directory is set up whole or not at all
@@ -191,12 +202,16 @@ def train(
             if r["model"].get("init_weights") and resume is None:
                 reporter.info(f"starting from weights {r['model']['init_weights']}")
             reporter.start(r["epochs"], len(train_b), start)
+            budget = Budget(r.get("max_time"))
             for event in train_epochs(
                 model, train_b, val_b, session.make_metrics, r["epochs"], start
             ):
                 signals.check()  # in case Python swallowed the interrupt
                 if isinstance(event, StepEvent):
                     reporter.step(event)
+                    if budget.exceeded():  # the partial epoch is not recorded
+                        stopped, out_of_time = _out_of_time(r, record, event), True
+                        break
                     continue
                 if isinstance(event, DivergedEvent):
                     finding = _diagnose(
@@ -229,6 +244,9 @@ def train(
                 if stopped:
                     reporter.info(stopped)
                     break
+                if budget.exceeded() and event.epoch < r["epochs"]:
+                    stopped, out_of_time = _out_of_time(r, record, None), True
+                    break
         except BaseException as e:
             signals.mute()  # a second Ctrl-C must not cut the summary short
             reporter.stop()
@@ -240,10 +258,42 @@ def train(
             raise err from None
         finally:
             reporter.stop()
+        if out_of_time:
+            reporter.warn(stopped)
         with signals.deferred():
             restore_best(record, model, cbs, reporter)
-            record.finish("completed", stopped=stopped)
+            record.finish("stopped" if out_of_time else "completed", stopped=stopped)
     return record.dir, record.summary
+
+
+def _out_of_time(r: dict[str, Any], record: _Record, event: StepEvent | None) -> str:
+    """Why training stopped on its wall-clock budget, and how to go on."""
+    where = (
+        f"in epoch {event.epoch} (batch {event.step} of {event.steps}, not kept)"
+        if event is not None
+        else f"after epoch {record.epochs}"
+    )
+    return (
+        f"max_time of {r['max_time']:g} s reached {where}; the run holds "
+        f"{record.epochs} of {r['epochs']} epochs; continue with: "
+        f"nncli train --resume {record.dir}"
+    )
+
+
+def smoke(session: Session) -> dict[str, float]:
+    """One training and one validation batch through the real code path; writes
+    nothing. Raises DivergedError when a loss is not finite."""
+    train_b, val_b, _ = make_batches(session)
+    logs = smoke_steps(session.model, train_b, val_b, session.make_metrics)
+    bad = [k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k])]
+    if bad:
+        which = "training" if bad[0] == "loss" else "validation"
+        raise DivergedError(
+            f"smoke test: the {bad[0]} of the first {which} batch is "
+            f"{logs[bad[0]]}; check the scale of the data, the loss and the "
+            "initial weights"
+        )
+    return logs
 
 
 def make_batches(session: Session) -> tuple[Any, Any, np.random.Generator]:
@@ -259,11 +309,13 @@ def make_batches(session: Session) -> tuple[Any, Any, np.random.Generator]:
         session.backend,
         shuffle=r["shuffle"],
         rng=shuffle_rng,
+        weights=splits.train.weights,
     )
     val_b = None
     if splits.validation is not None:
+        val = splits.validation
         val_b = Batches(
-            splits.validation.x, splits.validation.y, r["batch_size"], session.backend
+            val.x, val.y, r["batch_size"], session.backend, weights=val.weights
         )
     return train_b, val_b, shuffle_rng
 
