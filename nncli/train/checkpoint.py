@@ -94,8 +94,14 @@ def restore(
             f"checkpoint has {len(state.callbacks)} callback states, the spec "
             f"has {len(callbacks)} callbacks"
         )
-    for cb, cb_state in zip(callbacks, state.callbacks):
-        cb.load_state_dict(cb_state)
+    for i, (cb, cb_state) in enumerate(zip(callbacks, state.callbacks)):
+        try:
+            cb.load_state_dict(cb_state)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"checkpoint callback state {i} does not fit callbacks[{i}] "
+                f"({type(cb).__name__}): {e!r}"
+            ) from e
 
 
 def to_bytes(state: TrainingState) -> bytes:
@@ -135,18 +141,21 @@ def from_bytes(data: bytes) -> TrainingState:
         raise ValueError(f"not an nncli checkpoint ({e})") from e
     if META_KEY not in meta:
         raise ValueError("not an nncli checkpoint (no training state)")
-    doc = json.loads(meta[META_KEY])
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"checkpoint format {doc.get('format')} is not {FORMAT}")
-    return TrainingState(
-        epoch=int(doc["epoch"]),
-        weights=_under(arrays, "weights/"),
-        optimizer={**doc["optimizer"], "slots": _under(arrays, "optimizer/")},
-        learning_rate=float(doc["learning_rate"]),
-        rngs=doc["rngs"],
-        callbacks=[_unpack(cb, arrays) for cb in doc["callbacks"]],
-        info=doc["info"],
-    )
+    try:
+        doc = json.loads(meta[META_KEY])
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"checkpoint format {doc.get('format')} is not {FORMAT}")
+        return TrainingState(
+            epoch=int(doc["epoch"]),
+            weights=_under(arrays, "weights/"),
+            optimizer={**doc["optimizer"], "slots": _under(arrays, "optimizer/")},
+            learning_rate=float(doc["learning_rate"]),
+            rngs=doc["rngs"],
+            callbacks=[_unpack(cb, arrays) for cb in doc["callbacks"]],
+            info=doc["info"],
+        )
+    except (AttributeError, KeyError, TypeError) as e:  # a damaged training state
+        raise ValueError(f"damaged training state ({e!r})") from e
 
 
 def _metadata(data: bytes) -> dict[str, str]:
