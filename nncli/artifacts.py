@@ -12,8 +12,12 @@ Layout of runs/<name>-<YYYYmmdd-HHMMSS>[-N]/:
                        `nncli train --resume`
   checkpoints/         weights saved by a model_checkpoint callback
   split.npz            which source rows (1-based) trained and which validated
-Every file is written to a temporary file, fsynced and renamed into place, so
-a reader (or a crash) only ever sees a complete old or complete new version.
+Every file is written to a temporary file (`.<name>.<random>.tmp`), fsynced
+and renamed into place, so a reader (or a crash) only ever sees a complete old
+or complete new version; a writer that opens the directory removes the
+temporary files a killed process left. Each .safetensors file carries the
+sha256 of its contents in its metadata (`nncli-sha256`), so a file damaged
+after it was written is refused instead of read as other numbers.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import hashlib
 import io
 import json
 import os
 import re
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +49,8 @@ SUMMARY = "summary.json"
 CHECKPOINT = "checkpoint.safetensors"
 SPLIT = "split.npz"
 CHECKPOINTS = "checkpoints"
+FILES = (SPEC, METRICS, WEIGHTS, PREPROCESSING, SUMMARY, CHECKPOINT, SPLIT)
+SEAL = "nncli-sha256"  # metadata key of a .safetensors file's checksum
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -52,6 +60,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def stage(path: Path, data: bytes) -> Path:
     """Write `data` to a synced temporary file beside `path`; `commit` renames it."""
+    if path.suffix == ".safetensors":
+        data = seal(data)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide runs from others
@@ -87,6 +97,48 @@ def discard(tmp: Path) -> None:
         os.unlink(tmp)
 
 
+def seal(data: bytes) -> bytes:
+    """A safetensors blob with the sha256 of its header and tensors added to
+    its metadata; the tensors and their offsets are unchanged."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
+    meta = header.setdefault("__metadata__", {})
+    meta.pop(SEAL, None)
+    meta[SEAL] = _digest(header, body)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the tensors 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + body
+
+
+def check_seal(data: bytes, path: Path) -> None:
+    """RunError if `data` carries a checksum that its contents do not match.
+
+    Files without one (written elsewhere, or by an older nncli) pass; so does
+    a header too broken to parse, which safetensors then reports itself.
+    """
+    try:
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + n]) if 8 + n <= len(data) else None
+        meta = header.get("__metadata__") if isinstance(header, dict) else None
+        want = meta.pop(SEAL, None) if isinstance(meta, dict) else None
+    except ValueError:  # also UnicodeDecodeError
+        return
+    if want is not None and want != _digest(header, data[8 + n :]):
+        raise RunError(
+            f"{path} is damaged: its contents no longer match the checksum "
+            "written with it (changed or cut short since)"
+        )
+
+
+def _digest(header: dict[str, Any], body: bytes) -> str:
+    digest = hashlib.sha256(
+        json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    )
+    digest.update(body)
+    return digest.hexdigest()
+
+
 def _umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it; put it back
     os.umask(mask)
@@ -101,10 +153,16 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Claim a new, empty run directory; never reuses or overwrites one."""
     if runs_dir.exists() and not runs_dir.is_dir():
         raise RunError(f"runs directory {runs_dir} is a file, not a directory")
+    missing = [p for p in (runs_dir, *runs_dir.parents) if not p.exists()]
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise RunError(f"cannot create runs directory {runs_dir}: {e.strerror}") from e
+        for p in missing:  # deepest first: leave no half-made path behind
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise RunError(
+            f"cannot create runs directory {runs_dir}: {e.strerror or e}"
+        ) from e
     base = f"{_slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 10_000):
         candidate = runs_dir / (base if n == 1 else f"{base}-{n}")
@@ -121,11 +179,28 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
 
 
 class RunWriter:
-    """Writes one run's files; every write is atomic."""
+    """Writes one run's files; every write is atomic.
+
+    It holds a lock on the directory until `close()` (or until the process
+    ends), so a second writer (say a `--resume` of a run still training) is
+    refused; holding it, it removes the temporary files of a killed writer.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = run_dir
         self.columns: list[str] = []
+        self.close = weakref.finalize(self, _unlock, _lock(run_dir))
+        try:
+            for name in FILES:
+                path = run_dir / name
+                if path.exists() and not path.is_file():
+                    raise RunError(f"{path} is not a file; move it out of the way")
+            for folder in (run_dir, run_dir / CHECKPOINTS):
+                for tmp in folder.glob(".*.tmp"):
+                    discard(tmp)  # a dead writer's: the lock says none is alive
+        except BaseException:
+            self.close()
+            raise
 
     def _write(self, name: str, data: bytes) -> None:
         try:
@@ -212,8 +287,9 @@ class RunWriter:
         )
         self._write(METRICS, text.encode())
 
-    def append_metrics(self, rows: list[dict[str, Any]]) -> None:
-        """Add epochs' rows to metrics.csv.
+    def append_metrics(self, rows: list[dict[str, Any]]) -> int | None:
+        """Add epochs' rows to metrics.csv; returns the size it had before
+        (None if this call created it), for `unappend_metrics`.
 
         The first call creates the file atomically with its header; later rows
         are appended with one write() and an fsync, so the cost stays constant
@@ -228,7 +304,7 @@ class RunWriter:
         text = "".join(_csv_line([_fmt(r[k]) for k in self.columns]) for r in rows)
         if not (self.dir / METRICS).exists():
             self._write(METRICS, (_csv_line(self.columns) + text).encode())
-            return
+            return None
         data = text.encode()
         try:
             fd = os.open(self.dir / METRICS, os.O_WRONLY | os.O_APPEND)
@@ -247,9 +323,48 @@ class RunWriter:
             raise RunError(
                 f"cannot write {self.dir / METRICS}: {e.strerror or e}"
             ) from e
+        return size
+
+    def unappend_metrics(self, size: int | None) -> None:
+        """Take back the rows of the `append_metrics` call that returned `size`
+        (best effort: the disk that failed may refuse this too)."""
+        with contextlib.suppress(OSError):
+            if size is None:
+                os.unlink(self.dir / METRICS)
+            else:
+                os.truncate(self.dir / METRICS, size)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write(SUMMARY, _json_bytes(summary))
+
+
+def _lock(run_dir: Path) -> int | None:
+    """An exclusive lock on the directory (None where locks are unsupported)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    try:
+        fd = os.open(run_dir, os.O_RDONLY)
+    except OSError as e:
+        raise RunError(f"cannot open {run_dir}: {e.strerror or e}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunError(
+            f"{run_dir} is in use by another nncli process (training or resuming "
+            "it); wait for it to finish, or stop it first"
+        ) from None
+    except OSError:  # a file system without locks: go on unlocked
+        pass
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # releases the lock
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -329,7 +444,9 @@ class RunReader:
     def checkpoint(self) -> bytes:
         path = self.dir / CHECKPOINT
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
+            check_seal(data, path)
+            return data
         except FileNotFoundError:
             raise RunError(
                 f"{self.dir} has no {CHECKPOINT} to resume from (made by nncli "
@@ -360,13 +477,16 @@ class RunReader:
 def read_weights(path: Path) -> dict[str, np.ndarray]:
     """Load a safetensors file into host arrays; a clear RunError if unreadable."""
     from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+    from safetensors.numpy import load
 
     if Path(path).is_dir():
         raise RunError(f"weights file {path} is a directory")
     if not Path(path).is_file():
         raise RunError(f"weights file not found: {path}")
     try:
-        return load_file(str(path))
+        data = Path(path).read_bytes()
+        check_seal(data, path)
+        return load(data)
     except (SafetensorError, OSError, ValueError) as e:
-        raise RunError(f"cannot read weights {path}: {e}") from e
+        reason = getattr(e, "strerror", None) or e
+        raise RunError(f"cannot read weights {path}: {reason}") from e
