@@ -184,7 +184,7 @@ def train(
     record: _Record | None = None
     stopped: str | None = None
     out_of_time = False  # stopped by max_time
-    with signals.installed():
+    with signals.installed(), contextlib.ExitStack() as held:
         try:
             with signals.deferred():  # a run directory is set up whole or not at all
                 if resume is None:
@@ -194,7 +194,9 @@ def train(
                     )
                 else:
                     record = _Record.reopen(resume, session, argv, shuffle_rng, cbs)
+                held.callback(record.close)
             start = record.epochs
+            stopped = record.stopped  # a resumed run that had stopped: finish it
             if resume is None:
                 reporter.info(f"run directory: {record.dir}")
             else:
@@ -203,8 +205,9 @@ def train(
                 reporter.info(f"starting from weights {r['model']['init_weights']}")
             reporter.start(r["epochs"], len(train_b), start)
             budget = Budget(r.get("max_time"))
+            end = start if stopped else r["epochs"]
             for event in train_epochs(
-                model, train_b, val_b, session.make_metrics, r["epochs"], start
+                model, train_b, val_b, session.make_metrics, end, start
             ):
                 signals.check()  # in case Python swallowed the interrupt
                 if isinstance(event, StepEvent):
@@ -228,13 +231,19 @@ def train(
                         model.optimizer.learning_rate = d.learning_rate
                     for message in d.messages:
                         reporter.info(message)
-                state = checkpoint.capture(model, event.epoch, shuffle_rng, cbs)
+                stop = next((d.stop for d in decisions if d.stop), None)
+                state = checkpoint.capture(
+                    model,
+                    event.epoch,
+                    shuffle_rng,
+                    cbs,
+                    {"stopped": stop} if stop else None,
+                )
+                names = list(dict.fromkeys(n for d in decisions for n in d.save))
                 # weights, metrics and summary describe the same epoch, so a
                 # signal arriving meanwhile waits until all three are written
                 with signals.deferred():
-                    record.save_epoch(event, state)
-                    for name in dict.fromkeys(n for d in decisions for n in d.save):
-                        record.save_named(name, state.weights)
+                    record.save_epoch(event, state, names)
                 reporter.epoch(event)
                 if event.epoch == 1:
                     for w in dead_units(session):
@@ -260,9 +269,15 @@ def train(
             reporter.stop()
         if out_of_time:
             reporter.warn(stopped)
-        with signals.deferred():
-            restore_best(record, model, cbs, reporter)
-            record.finish("stopped" if out_of_time else "completed", stopped=stopped)
+        try:
+            with signals.deferred():
+                restore_best(record, model, cbs, reporter)
+                record.finish(
+                    "stopped" if out_of_time else "completed", stopped=stopped
+                )
+        except RunError as e:  # the last writes failed: say so, if the disk lets us
+            record.fail(e)
+            raise
     return record.dir, record.summary
 
 
@@ -361,6 +376,7 @@ class _Record:
         self.rows: list[dict[str, float]] = []  # every finished epoch
         self.pending: list[dict[str, float]] = []  # finished, not yet on disk
         self.saved = 0  # epochs whose weights and metrics are on disk
+        self.stopped: str | None = None  # why a resumed run had stopped training
         # the whole training state after the last finished epoch (host copies)
         self.state: checkpoint.TrainingState | None = None
         self.started = time.time()
@@ -429,6 +445,7 @@ class _Record:
             )
             w.write_summary(summary)
         except BaseException:
+            record.close()
             shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run directory
             raise
         return record
@@ -452,7 +469,10 @@ class _Record:
         except ValueError as e:
             raise RunError(f"cannot resume {run_dir}: {e}") from e
         epochs = session.resolved["epochs"]
-        if state.epoch >= epochs:
+        # a run that trained to its end but failed to finish (say, its final
+        # summary hit a full disk) is finished now, without more training
+        done = summary.get("status") == "completed"
+        if state.epoch > epochs or (state.epoch == epochs and done):
             raise RunError(
                 f"nothing to resume: {run_dir} has finished {state.epoch} of "
                 f"{epochs} epochs; train longer with --set epochs=N"
@@ -464,13 +484,23 @@ class _Record:
                 f"checkpoint is at epoch {state.epoch}"
             )
         columns = list(rows[0]) if rows else []
-        kept = [{k: _number(v) for k, v in row.items()} for row in rows[: state.epoch]]
+        try:
+            kept = [
+                {k: _number(v) for k, v in row.items()} for row in rows[: state.epoch]
+            ]
+        except (TypeError, ValueError) as e:
+            raise RunError(f"cannot resume {run_dir}: metrics.csv is damaged") from e
         record = cls(run_dir, summary)
         record.rows, record.saved, record.state = kept, state.epoch, state
-        if len(rows) != state.epoch:  # epochs written after the checkpoint
-            record.writer.rewrite_metrics(columns, kept)
-        else:
-            record.writer.columns = columns
+        record.stopped = None if done else state.info.get("stopped")
+        try:
+            if len(rows) != state.epoch:  # epochs written after the checkpoint
+                record.writer.rewrite_metrics(columns, kept)
+            else:
+                record.writer.columns = columns
+        except BaseException:
+            record.close()
+            raise
         summary.update(status="running", epochs=epochs, epochs_run=state.epoch)
         summary.setdefault("resumed", []).append(
             {
@@ -482,12 +512,29 @@ class _Record:
         )
         for key in ("finished", "message", "stopped"):
             summary.pop(key, None)
-        record.writer.write_summary(summary)
+        if "summary" in state.info:  # as of the checkpoint's epoch
+            summary.pop("checkpoints", None)
+            summary.update(state.info["summary"])
+        try:
+            record.writer.write_summary(summary)
+        except BaseException:
+            record.close()
+            raise
         return record
 
-    def save_epoch(self, event: EpochEvent, state: checkpoint.TrainingState) -> None:
-        """Keep a finished epoch for the next flush; a non-finite loss or weight
-        means divergence, and nothing of that epoch is kept."""
+    def close(self) -> None:
+        """Let go of the run directory (its lock)."""
+        self.writer.close()
+
+    def save_epoch(
+        self,
+        event: EpochEvent,
+        state: checkpoint.TrainingState,
+        names: list[str] = (),
+    ) -> None:
+        """Keep a finished epoch for the next flush, after writing the
+        model_checkpoint files `names`; a non-finite loss or weight means
+        divergence, and nothing of that epoch is kept."""
         row = {"epoch": event.epoch, **event.logs}
         bad = [
             k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])
@@ -504,6 +551,8 @@ class _Record:
                 f"training diverged: {broken[0]} became non-finite in epoch "
                 f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate"
             )
+        for name in names:  # before any checkpoint that counts them as written
+            self.save_named(name, event.epoch, state.weights)
         self.state = state  # host copies: later steps do not change them
         self.rows.append(row)
         self.pending.append(row)
@@ -519,21 +568,31 @@ class _Record:
         """
         if not self.pending:
             return
+        # what the summary gathers as training goes: resume restores it from
+        # the checkpoint, since summary.json may be an epoch behind
+        self.state.info["summary"] = {
+            k: self.summary[k] for k in ("checkpoints", "warnings") if k in self.summary
+        }
         staged = [self.writer.stage_weights(self.state.weights, self.META)]
         try:
             staged.append(
                 self.writer.stage(artifacts.CHECKPOINT, checkpoint.to_bytes(self.state))
             )
-            self.writer.append_metrics(self.pending)
+            size = self.writer.append_metrics(self.pending)
         except BaseException:
             for path in staged:
                 artifacts.discard(path)
             raise
         # weights first: a crash between the two renames leaves the checkpoint
         # one epoch behind, and resume goes back to it (dropping that row)
-        self.writer.commit_weights(staged[0])
+        try:
+            self.writer.commit_weights(staged[0])
+        except BaseException:  # the rows would describe weights not on disk
+            artifacts.discard(staged[1])
+            self.writer.unappend_metrics(size)
+            raise
+        self.saved, self.pending = len(self.rows), []  # rows and weights written
         self.writer.commit(staged[1], artifacts.CHECKPOINT)
-        self.saved, self.pending = len(self.rows), []
         self.summary.update(epochs_run=self.saved, final=self.rows[-1])
         self.writer.write_summary(self.summary)
         self.flushed = time.monotonic()
@@ -545,12 +604,12 @@ class _Record:
             else "the initial weights kept"
         )
 
-    def save_named(self, name: str, weights: dict[str, np.ndarray]) -> None:
+    def save_named(self, name: str, epoch: int, weights: dict[str, np.ndarray]) -> None:
         """A model_checkpoint save: checkpoints/<name>.safetensors."""
         path = self.writer.write_named_weights(name, weights, self.META)
         self.summary.setdefault("checkpoints", {})[name] = {
             "file": str(path.relative_to(self.dir)),
-            "epoch": self.epochs,
+            "epoch": epoch,
         }
 
     def restore_weights(self, epoch: int, weights: dict[str, np.ndarray]) -> None:
