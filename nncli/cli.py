@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 failure (I/O, run files), 2 invalid spec or usage,
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sys
@@ -158,6 +157,14 @@ def train_cmd(
             "through the real code path; write no run directory (for CI).",
         ),
     ] = False,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="At the end, draw the boundary and curves into RUN/plot.png "
+            "(needs the extra: pip install 'nncli[plot]').",
+        ),
+    ] = False,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -202,6 +209,8 @@ def train_cmd(
         run_dir, summary = train(
             session, runs_dir, reporter, argv=sys.argv, resume=resume
         )
+        if plot:
+            _plot_run(run_dir, reporter)
         final = summary.get("final", {})
         reporter.info(
             "done: "
@@ -217,6 +226,21 @@ def train_cmd(
             print(run_dir)
 
     _guard(debug, body, json_out)
+
+
+def _plot_run(run_dir: Path, reporter: Any) -> None:
+    """`train --plot`: RUN/plot.png; a plot that cannot be drawn is a warning,
+    never a failed run."""
+    from nncli.figures import save_png
+    from nncli.plot import PLOT, load_plot
+
+    try:
+        path = save_png([load_plot(run_dir)], run_dir / PLOT)
+    except NncliError as e:
+        hint = f"; nncli plot {run_dir} --terminal draws it as text"
+        reporter.warn(f"--plot: {e.lines()[0]}{hint}")
+        return
+    reporter.info(f"plot: {path}")
 
 
 def _smoke(session: Any, json_out: bool) -> None:
@@ -411,27 +435,279 @@ def eval_cmd(
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
     data: Annotated[Path, typer.Option("--data", help="CSV or NPZ file of inputs.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the CSV to this file (whole or not at all)."),
+    ] = None,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
-    """Run a trained model on new rows and print its outputs (class names if any).
+    """Probabilities and labels of a finished run's model for new rows.
 
-    Example: nncli predict runs/iris-20260101-120000 --data new_flowers.csv
+    The run's preprocessing is applied and class names are restored. Rows are
+    read and predicted in chunks, so files larger than memory work. Output is
+    CSV on stdout (or --out), one line per input row; --json gives
+    {"columns", "predictions": [{"row", "output", "label"}], "samples"}, or
+    with --out a summary of what was written.
+
+    Example: nncli predict runs/iris-20260101-120000 --data new.csv --out preds.csv
+    """
+
+    def body() -> int:
+        from nncli.predict import (
+            atomic_output,
+            first_ready,
+            predictions,
+            write_csv,
+            write_json,
+        )
+
+        predictor, chunks = predictions(run, data)
+        chunks = first_ready(chunks)  # a bad file fails before any output
+        columns = predictor.columns()
+        head = {"run": str(run), "data": str(data), "columns": columns}
+        if out is None:
+            try:
+                if json_out:
+                    write_json(sys.stdout, head, chunks)
+                else:
+                    write_csv(sys.stdout, columns, chunks)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `| head` has all it wants: stop quietly
+                _quiet_stdout()
+                return 141  # 128 + SIGPIPE, what a shell tool reports
+            return 0
+        with atomic_output(out) as f:
+            n, skipped = write_csv(f, columns, chunks)
+        if skipped:
+            print(
+                f"note: {skipped} of {n} rows have a missing value and no "
+                "prediction (data.missing: drop)",
+                file=sys.stderr,
+            )
+        if json_out:
+            print(_dumps({"ok": True, **head, "out": str(out), "samples": n}))
+        else:
+            print(f"{n} predictions written to {out}", file=sys.stderr)
+        return 0
+
+    _guard(debug, body, json_out)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so Python's final flush into a closed pipe
+    does not print an error."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner)
+        pass
+
+
+@app.command("runs")
+def runs_cmd(
+    runs_dir: Annotated[
+        Path, typer.Option("--runs-dir", help="The folder of run directories.")
+    ] = Path("runs"),
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """List the runs in a folder: status, epochs, key metric, loss, wall time.
+
+    Oldest first: started, status, epochs run, the key metric's final and best
+    value (with its epoch), the final loss and the wall time.
+
+    The key metric is the spec's first metric on validation data (else on
+    training data, else the loss). A damaged run shows as `unreadable`.
+
+    Example: nncli runs --runs-dir runs
     """
 
     def body() -> None:
-        from nncli.evaluate import predict_run
+        from nncli.runs import list_runs, runs_table
 
-        result = predict_run(run, data)
+        runs = list_runs(runs_dir)
         if json_out:
-            print(_dumps(result, indent=2))
-            return
-        writer = csv.writer(sys.stdout, lineterminator="\n")  # quotes "x,y"
-        writer.writerow(result["columns"])
-        for row in result["predictions"]:
-            writer.writerow(row["output"] + ([row["label"]] if "label" in row else []))
+            print(_dumps({"runs_dir": str(runs_dir), "runs": runs}))
+        elif not runs:
+            print(f"no runs in {runs_dir}", file=sys.stderr)
+        else:
+            header, rows = runs_table(runs)
+            fold = tuple(i for i, h in enumerate(header) if h in ("started", "metric"))
+            _print_table(None, header, rows, fold=fold)
 
     _guard(debug, body, json_out)
+
+
+@app.command("compare")
+def compare_cmd(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Two or more run directories.", metavar="RUN"),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="Judge by this metrics.csv column (default: the key metric, "
+            "e.g. val_accuracy).",
+        ),
+    ] = None,
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """Compare runs: spec differences, metrics side by side, which is best.
+
+    Shows the spec entries that differ, the final metrics side by side (with
+    each one's best epoch where it differs), and which run is best on a
+    metric, judged on final values.
+
+    Example: nncli compare runs/moons-2026* runs/moons-large-2026*
+    """
+
+    def body() -> None:
+        from nncli.runs import compare, compare_tables, verdict
+
+        result = compare(runs, metric)
+        if json_out:
+            print(_dumps(result))
+            return
+        for title, header, rows in compare_tables(result):
+            if rows:
+                _print_table(title, header, rows, fold=tuple(range(1, len(header))))
+            else:
+                print(f"{title}: none")
+            print()
+        print(verdict(result))
+
+    _guard(debug, body, json_out)
+
+
+def _print_table(
+    title: str | None,
+    header: list[str],
+    rows: list[list[str]],
+    fold: tuple[int, ...] = (),
+) -> None:
+    """Aligned columns; on a terminal they fit its width (only the columns in
+    `fold` wrap) and the header is bold. Plain text, no colour, otherwise."""
+    from nncli.report import interactive
+    from nncli.runs import plain_table
+
+    if not interactive(sys.stdout):
+        if title:
+            print(title)
+        print("\n".join(plain_table(header, rows)))
+        return
+    from rich.console import Console
+    from rich.text import Text  # names and values are text, never markup
+
+    console = Console(highlight=False)
+    lines = plain_table(header, rows, width=console.width, fold=fold)
+    n_head = len(plain_table(header, [], width=console.width, fold=fold))
+    if title:
+        console.print(Text(title, style="bold"))
+    for k, line in enumerate(lines):
+        console.print(Text(line, style="bold" if k < n_head else ""), soft_wrap=True)
+
+
+@app.command("plot")
+def plot_cmd(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="One or more run directories.", metavar="RUN"),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write one PNG with all the runs side by side here."
+        ),
+    ] = None,
+    terminal: Annotated[
+        bool,
+        typer.Option("--terminal", help="Draw in the terminal instead of a PNG."),
+    ] = False,
+    json_out: JsonOut = False,
+    debug: Debug = False,
+) -> None:
+    """Draw runs' decision boundaries and training curves (PNG or text).
+
+    For each run: the decision boundary over its data (models of 2 input
+    features), and its loss and metric curves (training and validation).
+
+    PNG files: RUN/plot.png for each run, and for several runs one picture
+    with them side by side (compare-RUN-vs-RUN.png beside the first run, or
+    --out). PNGs need matplotlib: pip install 'nncli[plot]'. Without it, or
+    with --terminal, the curves and a coarse boundary map are drawn as text.
+
+    Example: nncli plot runs/moons-2026* runs/moons-large-2026*
+    """
+
+    def body() -> None:
+        from nncli.figures import save_png
+        from nncli.plot import EXTRA, default_outputs, have_matplotlib, load_plot
+
+        if out is not None and terminal:
+            raise _usage("--terminal draws no file; drop --out or --terminal")
+        if not terminal and not have_matplotlib():
+            if out is not None:
+                from nncli.plot import PlotUnavailable
+
+                raise PlotUnavailable(
+                    f"--out {out}: PNG plots need matplotlib, which is not "
+                    f"installed: {EXTRA}"
+                )
+            print(
+                "warning: PNG plots need matplotlib, which is not installed: "
+                f"{EXTRA}; drawing in the terminal instead",
+                file=sys.stderr,
+            )
+        plots = [load_plot(r) for r in runs]
+        files = []
+        if terminal or not have_matplotlib():
+            _print_plots(plots, sys.stderr if json_out else sys.stdout)
+        elif out is not None:
+            files.append(save_png(plots, out))
+        else:
+            own, side = default_outputs(runs)
+            files += [save_png([p], path) for p, path in zip(plots, own)]
+            if side is not None:
+                files.append(save_png(plots, side))
+        if json_out:
+            result = {
+                "ok": True,
+                "files": [str(f) for f in files],
+                "runs": [
+                    {"run": str(r), "boundary": p.field is not None, "notes": p.notes}
+                    for r, p in zip(runs, plots)
+                ],
+            }
+            print(_dumps(result))
+            return
+        for p in plots:
+            for note in p.notes:
+                print(f"note: {p.name}: {note}", file=sys.stderr)
+        for f in files:
+            print(f)
+
+    _guard(debug, body, json_out)
+
+
+def _print_plots(plots: list[Any], stream: Any) -> None:
+    """Each run's boundary map and curves as text, as wide as the terminal."""
+    from rich.console import Console
+
+    from nncli.termplot import render
+
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    full = console.color_system in ("256", "truecolor")
+    for k, plot in enumerate(plots):
+        if k:
+            console.print()
+        for line in render(plot, console.width, full):
+            console.print(line)
 
 
 @app.command("schema")

@@ -1,4 +1,4 @@
-"""Scoring and prediction with a finished run; quality gates for CI."""
+"""Scoring a finished run; quality gates for CI. (Prediction: nncli/predict.py.)"""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import math
 import re
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from nncli.errors import SpecError
 from nncli.inspect import session_from_run
@@ -193,73 +191,3 @@ def _confusion(
     if len(labels) != counts.classes:  # numeric targets: the class ids
         labels = [str(i) for i in range(counts.classes)]
     return {"labels": labels, "matrix": counts.matrix()}
-
-
-def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
-    """Model outputs for every row of `data` (targets, if present, are ignored)."""
-    from nncli.data.sources import load_file
-    from nncli.train.loop import overflow_is_reported
-
-    run_dir = Path(run_dir)
-    session = session_from_run(run_dir)
-    prep = _preprocessing(run_dir)
-    ds = load_file(
-        str(Path(data).resolve()),
-        session.resolved["data"],
-        Path.cwd(),
-        prep,
-        "prediction",
-        target_required=False,
-    )
-    from nncli.train.session import check_fits
-
-    check_fits(ds, session.backend.dtype, prep.feature_names)
-    out = []
-    bs = session.resolved["batch_size"]
-    for start in range(0, len(ds.x), bs):
-        xb = session.backend.asarray(ds.x[start : start + bs])
-        with overflow_is_reported():  # huge weights give inf, shown as such
-            pred = session.model.predict(xb)
-        pred = session.backend.to_numpy(pred).astype(np.float64)
-        for row in pred.reshape(len(pred), -1):
-            item: dict[str, Any] = {"output": [float(v) for v in row]}
-            if session.model.outputs_logits:
-                item["probabilities"] = _probabilities(row, session.target_kind)
-            if prep.classes:
-                idx = int(row.argmax()) if len(row) > 1 else int(row[0] > _cut(session))
-                item["label"] = prep.classes[idx]
-            out.append(item)
-    return {
-        "run": str(run_dir),
-        "data": str(data),
-        "columns": _columns(prep, session.units),
-        "predictions": out,
-    }
-
-
-def _columns(prep: Any, units: int) -> list[str]:
-    """Names of predict's output columns (class probabilities when there are classes)."""
-    if prep.classes and units == len(prep.classes):
-        names = [f"p_{c}" for c in prep.classes]
-    elif prep.classes and units == 1:
-        names = [f"p_{prep.classes[-1]}"]  # sigmoid output: probability of class 1
-    elif prep.target_names and len(prep.target_names) == units:
-        names = list(prep.target_names)
-    else:
-        names = [f"output_{i}" for i in range(units)]
-    return names + (["label"] if prep.classes else [])
-
-
-def _probabilities(logits: np.ndarray, target_kind: str) -> list[float]:
-    """What a `from_logits` model's outputs mean (CASE-007): sigmoid per unit for
-    binary cross-entropy, softmax over the units for the categorical losses."""
-    if target_kind in ("sparse", "onehot"):
-        e = np.exp(logits - logits.max())
-        p = e / e.sum()
-    else:
-        p = 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid without overflow
-    return [float(v) for v in p]
-
-
-def _cut(session: Any) -> float:
-    return 0.0 if session.model.outputs_logits else 0.5
