@@ -1,4 +1,4 @@
-"""Datasets that ship with nncli: 2-D synthetic sets and small real tables.
+"""Datasets that ship with nncli: 2-D synthetic sets, small real tables and images.
 
 Each entry's `load(seed)` returns host numpy arrays `(x, y)` plus class names:
 `x` is float64 (n, features); `y` is (n,) int64 class ids. Synthetic sets give
@@ -221,3 +221,20 @@ class BreastCancer(_Table):
 
     class Config(StrictModel):
         type: Literal["breast_cancer"] = "breast_cancer"
+
+
+@datasets.register("digits")
+class Digits(_Table):
+    """UCI optical digits: 1,797 images of 8x8 pixels (counts 0..16), 10 classes.
+
+    Each row is one image, row-major (`pixel_<row>_<col>`), so
+    `model.input_shape: [8, 8, 1]` gives (height, width, channels) images and
+    `[64]` a flat vector. Labels are the digits "0".."9" (ids 0..9).
+    """
+
+    table = "digits"
+    feature_names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
+    target_name = "digit"
+
+    class Config(StrictModel):
+        type: Literal["digits"] = "digits"

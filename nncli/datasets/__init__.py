@@ -10,7 +10,7 @@ import csv
 import io
 from importlib import resources
 
-TABLES = ("iris", "breast_cancer")
+TABLES = ("iris", "breast_cancer", "digits")
 
 
 def read_table(name: str) -> tuple[list[str], list[list[str]]]:

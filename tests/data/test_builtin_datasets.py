@@ -22,7 +22,7 @@ def load(name, spec_seed=0, **options):
 
 
 def test_registry_names_and_configs():
-    assert sorted(datasets) == sorted(SYNTHETIC + ["iris", "breast_cancer"])
+    assert sorted(datasets) == sorted(SYNTHETIC + ["iris", "breast_cancer", "digits"])
     for name, cls in datasets.items():
         assert issubclass(cls.Config, StrictModel)
         assert cls.Config().type == name  # `type: Literal[name]` with its default
@@ -103,6 +103,26 @@ def test_breast_cancer_table():
     assert header[30] == "diagnosis" and len(set(header)) == 31
 
 
+def test_digits_images():
+    x, y, classes = load("digits")
+    assert x.shape == (1797, 64) and x.dtype == np.float64
+    assert classes == [str(d) for d in range(10)]
+    assert np.bincount(y).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert x.min() == 0 and x.max() == 16 and (x == np.round(x)).all()
+    first = x[0].reshape(8, 8)  # a zero, row-major pixels
+    assert first[0].tolist() == [0, 0, 5, 13, 9, 1, 0, 0] and y[0] == 0
+    header, rows = read_table("digits")
+    assert header[0] == "pixel_0_0" and header[63] == "pixel_7_7"
+    assert header[64] == "digit" and len(rows) == 1797
+
+
+def test_digits_as_images(tmp_path, data_spec):
+    splits = load_data(data_spec(dataset="digits"), tmp_path, 0, (8, 8, 1))
+    assert splits.train.x.shape == (1797, 8, 8, 1)
+    x, _, _ = load("digits")
+    np.testing.assert_array_equal(splits.train.x[5, :, :, 0], x[5].reshape(8, 8))
+
+
 def test_load_data_with_builtins(tmp_path, data_spec):
     splits = load_data(data_spec(dataset={"type": "breast_cancer"}), tmp_path, 0, (30,))
     assert splits.prep.classes == ["benign", "malignant"]
@@ -143,6 +163,6 @@ def test_shipped_files_match_recorded_checksums():
 
     folder = resources.files("nncli.datasets").joinpath("data")
     readme = resources.files("nncli.datasets").joinpath("README.md").read_text("utf-8")
-    for name in ("iris.csv", "breast_cancer.csv"):
+    for name in ("iris.csv", "breast_cancer.csv", "digits.csv"):
         digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
         assert f"{digest}  data/{name}" in readme
