@@ -22,10 +22,18 @@ TOL = {
 }
 
 
+# Layer fixtures beside this one: keras_conv (tests/engine/test_golden_conv.py).
+OTHER_LAYER_FIXTURES = ("conv",)
+
+
 def test_sidecar_names_keras():
     assert META["framework"] == "keras" and META["version"].startswith("3.")
     assert META["dtype"] == "float64" and META["conventions"]
-    assert {c["nncli"]["type"] for c in META["cases"].values()} == set(layers.names())
+    covered = {c["nncli"]["type"] for c in META["cases"].values()}
+    for kind in OTHER_LAYER_FIXTURES:
+        cases = load_keras_golden(kind)[1]["cases"].values()
+        covered |= {c["nncli"]["type"] for c in cases if "type" in c["nncli"]}
+    assert covered == set(layers.names())
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

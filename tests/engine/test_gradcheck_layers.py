@@ -14,6 +14,123 @@ from nncli.engine.gradcheck import GradientCheckError, check_layer
 from nncli.engine.layers import layers
 from nncli.engine.losses import losses
 
+# Convolution, pooling, reshaping and noise layers (nncli/engine/conv.py, ...).
+CONV_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
+    ({"type": "conv1d", "filters": 3, "kernel_size": 3}, (7, 2), False),
+    (
+        {
+            "type": "conv1d",
+            "filters": 4,
+            "kernel_size": 2,
+            "strides": 2,
+            "padding": "same",
+            "groups": 2,
+            "activation": "sigmoid",
+        },
+        (7, 2),
+        False,
+    ),
+    (
+        {
+            "type": "conv1d",
+            "filters": 2,
+            "kernel_size": 3,
+            "padding": "causal",
+            "dilation_rate": 2,
+        },
+        (6, 3),
+        False,
+    ),
+    ({"type": "conv2d", "filters": 3, "kernel_size": [3, 2]}, (5, 4, 2), False),
+    (
+        {
+            "type": "conv2d",
+            "filters": 4,
+            "kernel_size": 3,
+            "strides": 2,
+            "padding": "same",
+            "groups": 2,
+            "activation": "softmax",
+        },
+        (5, 6, 2),
+        False,
+    ),
+    (
+        {
+            "type": "conv2d",
+            "filters": 2,
+            "kernel_size": 2,
+            "dilation_rate": 2,
+            "padding": "same",
+            "use_bias": False,
+        },
+        (4, 5, 3),
+        False,
+    ),
+    (
+        {
+            "type": "depthwise_conv2d",
+            "kernel_size": 3,
+            "depth_multiplier": 2,
+            "strides": 2,
+            "dilation_rate": 2,
+            "padding": "same",
+        },
+        (5, 5, 2),
+        False,
+    ),
+    (
+        {
+            "type": "separable_conv2d",
+            "filters": 3,
+            "kernel_size": 2,
+            "depth_multiplier": 2,
+            "activation": "elu",
+        },
+        (4, 5, 2),
+        False,
+    ),
+    ({"type": "conv2d_transpose", "filters": 2, "kernel_size": 3}, (3, 3, 2), False),
+    (
+        {
+            "type": "conv2d_transpose",
+            "filters": 2,
+            "kernel_size": [2, 3],
+            "strides": 2,
+            "padding": "same",
+            "output_padding": 1,
+        },
+        (3, 2, 2),
+        False,
+    ),
+    ({"type": "max_pooling1d"}, (7, 2), False),
+    (
+        {"type": "max_pooling2d", "pool_size": 3, "strides": 2, "padding": "same"},
+        (5, 6, 2),
+        False,
+    ),
+    ({"type": "average_pooling1d", "pool_size": 3, "padding": "same"}, (7, 2), False),
+    (
+        {"type": "average_pooling2d", "pool_size": [2, 3], "strides": 1},
+        (4, 5, 2),
+        False,
+    ),
+    ({"type": "global_max_pooling1d"}, (5, 3), False),
+    ({"type": "global_max_pooling2d", "keepdims": True}, (3, 4, 2), False),
+    ({"type": "global_average_pooling1d"}, (5, 3), False),
+    ({"type": "global_average_pooling2d"}, (3, 4, 2), False),
+    ({"type": "up_sampling2d", "size": [2, 3]}, (2, 3, 2), False),
+    ({"type": "zero_padding2d", "padding": [[1, 0], [2, 1]]}, (2, 3, 2), False),
+    ({"type": "reshape", "target_shape": [-1, 3]}, (2, 3, 2), False),
+    ({"type": "permute", "dims": [3, 1, 2]}, (2, 3, 2), False),
+    ({"type": "spatial_dropout1d", "rate": 0.5}, (5, 3), True),
+    ({"type": "spatial_dropout1d", "rate": 0.5}, (5, 3), False),
+    ({"type": "spatial_dropout2d", "rate": 0.5}, (3, 2, 4), True),
+    ({"type": "spatial_dropout2d", "rate": 0.5}, (3, 2, 4), False),
+    ({"type": "gaussian_noise", "stddev": 0.3}, (4, 3), True),
+    ({"type": "gaussian_noise", "stddev": 0.3}, (4, 3), False),
+]
+
 # (layer config, input shape without batch, training) for every layer.
 LAYER_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
     *[
@@ -27,6 +144,7 @@ LAYER_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
     ({"type": "dropout", "rate": 0.4}, (7,), False),
     ({"type": "dropout", "rate": 0.0}, (7,), True),
     ({"type": "flatten"}, (3, 4), False),
+    *CONV_CASES,
 ]
 
 
@@ -57,7 +175,7 @@ def test_layer_gradients_match_finite_differences(case, backend):
     x = rng.normal(0.0, 1.5, (4, *in_shape))  # (batch, *in_shape)
     x[np.abs(x) < 1e-2] = 0.5  # off the relu kink for activation layers
     reseed = None
-    if cfg["type"] == "dropout":
+    if hasattr(layer, "rng"):  # dropout and noise layers
 
         def reseed() -> None:  # the same mask on every forward pass
             layer.rng = np.random.default_rng(11)
