@@ -144,17 +144,34 @@ def versions() -> dict[str, str]:
     }
 
 
-def _best(rows: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+def _best(
+    rows: list[dict[str, float]], directions: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Best value and epoch of each logged column, in the metric's own direction
+    (`directions`: metric -> up/down; a loss, or a name nobody declared that
+    ends in loss/error, goes down)."""
+    directions = directions or {}
     best: dict[str, dict[str, float]] = {}
     for key in rows[0] if rows else []:
         if key in ("epoch", "seconds", "learning_rate"):
             continue
-        lower = key.endswith(("loss", "error"))
+        name = key.removeprefix("val_")
+        lower = (
+            directions[name] == "down"
+            if name in directions
+            else key.endswith(("loss", "error"))
+        )
         vals = [(r[key], r["epoch"]) for r in rows if math.isfinite(r[key])]
         if vals:
             v, e = (min if lower else max)(vals)
             best[key] = {"value": v, "epoch": e}
     return best
+
+
+def _directions(session: Session) -> dict[str, str]:
+    from nncli.train.callbacks import metric_directions
+
+    return metric_directions(session.make_metrics())
 
 
 def train(
@@ -413,6 +430,7 @@ class _Record:
             "train_samples": train_b.n_samples,
             "validation_samples": val_b.n_samples if val_b else 0,
             "metric_kinds": {k: m.name for k, m in session.make_metrics().items()},
+            "metric_directions": _directions(session),
             "data_sources": session.splits.sources,
             "data_files": data_file_hashes(r, session.spec_path.resolve().parent),
             "data_sha256": {
@@ -635,7 +653,7 @@ class _Record:
             wall_seconds=time.time() - self.started,
             finished=_iso(time.time()),
             final=rows[-1] if rows else {},
-            best=_best(rows),
+            best=_best(rows, self.summary.get("metric_directions")),
         )
         if message:
             self.summary["message"] = message
