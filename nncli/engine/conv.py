@@ -7,9 +7,10 @@ M = batch * out_h * out_w and K = k_h * k_w * channels (the layer's workspace,
 kept for backward), and a single matmul with the (K, filters) kernel gives
 every output. Backward is two GEMMs (kernel gradient, patch gradient) and a
 scatter-add of the patch gradient back into the input (col2im), which loops
-over the k_h * k_w kernel taps, never over pixels. Grouped convolutions use
-one batched matmul over the groups; DepthwiseConv2D is the grouped case with
-one group per input channel, as Keras computes it.
+over the k_h * k_w kernel taps, never over pixels (so the patch gradient is
+made tap-major, one batched GEMM, each tap's slab contiguous). Grouped
+convolutions use one batched matmul over the groups; DepthwiseConv2D is the
+grouped case with one group per input channel, as Keras computes it.
 
 Workspace: a Conv2D with a 3x3 kernel on a (64, 28, 28, 32) float32 batch,
 padding same, keeps a (50176, 288) patch matrix = 57.8 MB (115.6 MB in
@@ -120,18 +121,35 @@ def im2col(xp: Any, x4: Any, rows: Axis, cols: Axis, groups: int) -> Any:
     return patches.reshape(groups, n * oh * ow, kh * kw * (c // groups))
 
 
-def col2im(xp: Any, dcols: Any, shape4: Shape, rows: Axis, cols: Axis) -> Any:
-    """Input gradient (n, h, w, c) from patch gradients (groups, M, K)."""
+def col2im(xp: Any, dwin: Any, shape4: Shape, rows: Axis, cols: Axis) -> Any:
+    """Input gradient (n, h, w, c) from patch gradients (n, oh, ow, k_h, k_w, c)."""
     n, _, _, c = shape4
-    g = dcols.shape[0]
-    dwin = dcols.reshape(g, n, rows.out, cols.out, rows.kernel, cols.kernel, c // g)
-    dwin = dwin.transpose(1, 2, 3, 4, 5, 0, 6).reshape(*dwin.shape[1:6], c)
     dxp = xp.zeros(
         (n, rows.size + rows.lo + rows.hi, cols.size + cols.lo + cols.hi, c),
-        dtype=dcols.dtype,
+        dtype=dwin.dtype,
     )  # (n, padded h, padded w, c)
     add_windows(xp, dxp, dwin, rows, cols)
     return crop(dxp, rows, cols)
+
+
+def patch_grads(xp: Any, dz2: Any, kernel4: Any, shape4: Shape, rows, cols) -> Any:
+    """d loss / d patches as (n, oh, ow, k_h, k_w, c), from dz2 (M, filters).
+
+    Without groups it is one batched GEMM per kernel tap, (M, filters) @
+    (filters, c), laid out tap-major so that each tap's slab, which col2im
+    adds to the input gradient, is contiguous.
+    """
+    n, _, _, c = shape4
+    kh, kw, cg, f = kernel4.shape
+    g = c // cg
+    if g == 1:
+        taps = kernel4.reshape(kh * kw, c, f).transpose(0, 2, 1)  # (taps, f, c)
+        d = xp.matmul(dz2, taps)  # (taps, M, c)
+        return d.reshape(kh, kw, n, rows.out, cols.out, c).transpose(2, 3, 4, 0, 1, 5)
+    dzg = dz2.reshape(dz2.shape[0], g, -1).transpose(1, 0, 2)  # (g, M, f / g)
+    d = xp.matmul(dzg, grouped(kernel4, g).transpose(0, 2, 1))  # (g, M, K)
+    d = d.reshape(g, n, rows.out, cols.out, kh, kw, cg)
+    return d.transpose(1, 2, 3, 4, 5, 0, 6).reshape(n, rows.out, cols.out, kh, kw, c)
 
 
 def grouped(kernel4: Any, groups: int) -> Any:
@@ -150,13 +168,16 @@ def conv_forward(xp: Any, x4: Any, kernel4: Any, rows: Axis, cols: Axis, g: int)
 def conv_backward(xp, dz2, patches, kernel4, dkernel4, shape4, rows, cols, need_dx):
     """Fill dkernel4 (in place) and return dx4 (or None) of `conv_forward`."""
     g = patches.shape[0]
-    dzg = dz2.reshape(dz2.shape[0], g, -1).transpose(1, 0, 2)  # (g, M, filters / g)
-    dk = xp.matmul(patches.transpose(0, 2, 1), dzg)  # (g, K, filters / g)
-    dkernel4[...] = dk.transpose(1, 0, 2).reshape(dkernel4.shape)
+    if g == 1:  # (K, M) @ (M, filters) straight into the gradient
+        xp.matmul(patches[0].T, dz2, out=dkernel4.reshape(-1, dz2.shape[1]))
+    else:
+        dzg = dz2.reshape(dz2.shape[0], g, -1).transpose(1, 0, 2)  # (g, M, f / g)
+        dk = xp.matmul(patches.transpose(0, 2, 1), dzg)  # (g, K, filters / g)
+        dkernel4[...] = dk.transpose(1, 0, 2).reshape(dkernel4.shape)
     if not need_dx:  # the first layer's input gradient is a wasted GEMM
         return None
-    dcols = xp.matmul(dzg, grouped(kernel4, g).transpose(0, 2, 1))  # (g, M, K)
-    return col2im(xp, dcols, shape4, rows, cols)
+    dwin = patch_grads(xp, dz2, kernel4, shape4, rows, cols)
+    return col2im(xp, dwin, shape4, rows, cols)
 
 
 class _Weighted(Layer):
