@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from nncli.engine.activations import activations
@@ -189,6 +189,9 @@ class _Weighted(Layer):
 
     NAME = ""
     PREFIXES: dict[str, str] = {}
+    keras_difference = (
+        "Channels-last only: there is no `data_format` (nor `lora_rank`) option."
+    )
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
@@ -237,21 +240,62 @@ class _Weighted(Layer):
         return {"type": self.NAME, **self._config}
 
 
-class _Options(StrictModel):
-    """Options every convolution takes (Keras names and defaults)."""
+def _options(*weights: str) -> type[StrictModel]:
+    """Keras's options after the geometry, in Keras's order, for weights + bias.
 
-    activation: ActivationRef = "linear"
-    use_bias: bool = True
-    bias_initializer: InitializerRef = "zeros"
-    bias_regularizer: RegularizerRef | None = None
-    activity_regularizer: RegularizerRef | None = Field(None, description=ACTIVITY_DOC)
-    bias_constraint: ConstraintRef | None = None
+    activation, use_bias, then each weight's (and the bias's) initializer,
+    regularizer, the activity regularizer, then each constraint. Config
+    classes list their bases in reverse (pydantic puts the last base's fields
+    first), so a spec reference reads filters, kernel_size, ... as in Keras.
+    """
+    names = (*weights, "bias")
+    fields: dict[str, Any] = {"activation": (ActivationRef, "linear")}
+    fields["use_bias"] = (bool, True)
+    for w in names:
+        init = "zeros" if w == "bias" else "glorot_uniform"
+        fields[f"{w}_initializer"] = (InitializerRef, init)
+    for w in names:
+        fields[f"{w}_regularizer"] = (RegularizerRef | None, None)
+    fields["activity_regularizer"] = (
+        RegularizerRef | None,
+        Field(None, description=ACTIVITY_DOC),
+    )
+    for w in names:
+        fields[f"{w}_constraint"] = (ConstraintRef | None, None)
+    return create_model(f"_{'_'.join(weights)}_options", __base__=StrictModel, **fields)
 
 
-class _KernelOptions(_Options):
-    kernel_initializer: InitializerRef = "glorot_uniform"
-    kernel_regularizer: RegularizerRef | None = None
-    kernel_constraint: ConstraintRef | None = None
+_KernelOptions = _options("kernel")
+_DepthwiseOptions = _options("depthwise")
+_SeparableOptions = _options("depthwise", "pointwise")
+
+
+class _Filters(StrictModel):
+    filters: int = Field(gt=0, le=1_000_000, description="Output channels.")
+
+
+class _Window1(StrictModel):
+    kernel_size: Ints1
+    strides: Ints1 = 1
+    padding: Literal["valid", "same", "causal"] = "valid"
+    dilation_rate: Ints1 = 1
+
+
+class _Window2(StrictModel):
+    kernel_size: Ints2
+    strides: Ints2 = 1
+    padding: Literal["valid", "same"] = "valid"
+    dilation_rate: Ints2 = 1
+
+
+class _Groups(StrictModel):
+    groups: int = Field(1, gt=0, le=100_000, description="Channel groups.")
+
+
+class _Multiplier(StrictModel):
+    depth_multiplier: int = Field(
+        1, gt=0, le=100_000, description="Output channels per input channel."
+    )
 
 
 def _most(value: int | list[int]) -> int:
@@ -349,12 +393,9 @@ class _Conv(_Weighted):
         return None if dx4 is None else dx4.reshape(n, *self.in_shape)
 
 
-class _ConvConfig(_KernelOptions):
-    filters: int = Field(gt=0, le=1_000_000, description="Output channels.")
-    groups: int = Field(1, gt=0, le=100_000, description="Channel groups.")
-
+class _ConvRules(StrictModel):
     @model_validator(mode="after")
-    def _keras_rules(self) -> _ConvConfig:
+    def _keras_rules(self) -> _ConvRules:
         _no_strided_dilation(self)
         if self.filters % self.groups:
             raise ValueError(
@@ -369,12 +410,8 @@ class Conv1D(_Conv):
 
     NAME, rank = "conv1d", 1
 
-    class Config(_ConvConfig):
+    class Config(_ConvRules, _KernelOptions, _Groups, _Window1, _Filters):
         type: Literal["conv1d"] = "conv1d"
-        kernel_size: Ints1
-        strides: Ints1 = 1
-        padding: Literal["valid", "same", "causal"] = "valid"
-        dilation_rate: Ints1 = 1
 
 
 @layers.register("conv2d", "convolution2d")
@@ -383,23 +420,8 @@ class Conv2D(_Conv):
 
     NAME, rank = "conv2d", 2
 
-    class Config(_ConvConfig):
+    class Config(_ConvRules, _KernelOptions, _Groups, _Window2, _Filters):
         type: Literal["conv2d"] = "conv2d"
-        kernel_size: Ints2
-        strides: Ints2 = 1
-        padding: Literal["valid", "same"] = "valid"
-        dilation_rate: Ints2 = 1
-
-
-class _DepthwiseOptions(_Options):
-    kernel_size: Ints2
-    strides: Ints2 = 1
-    padding: Literal["valid", "same"] = "valid"
-    dilation_rate: Ints2 = 1
-    depth_multiplier: int = Field(1, gt=0, le=100_000)
-    depthwise_initializer: InitializerRef = "glorot_uniform"
-    depthwise_regularizer: RegularizerRef | None = None
-    depthwise_constraint: ConstraintRef | None = None
 
 
 @layers.register("depthwise_conv2d")
@@ -415,7 +437,7 @@ class DepthwiseConv2D(_Conv):
     NAME, rank = "depthwise_conv2d", 2
     PREFIXES = {"kernel": "depthwise", "bias": "bias"}
 
-    class Config(_DepthwiseOptions):
+    class Config(_DepthwiseOptions, _Multiplier, _Window2):
         type: Literal["depthwise_conv2d"] = "depthwise_conv2d"
 
     def _groups(self, channels: int) -> int:
@@ -443,12 +465,8 @@ class SeparableConv2D(_Weighted):
         "bias": "bias",
     }
 
-    class Config(_DepthwiseOptions):
+    class Config(_SeparableOptions, _Multiplier, _Window2, _Filters):
         type: Literal["separable_conv2d"] = "separable_conv2d"
-        filters: int = Field(gt=0, le=1_000_000, description="Output channels.")
-        pointwise_initializer: InitializerRef = "glorot_uniform"
-        pointwise_regularizer: RegularizerRef | None = None
-        pointwise_constraint: ConstraintRef | None = None
 
     def build(
         self, in_shape: Shape, backend: Backend, rng: np.random.Generator
@@ -507,6 +525,28 @@ class SeparableConv2D(_Weighted):
         )
 
 
+class _TransposeWindow(StrictModel):
+    kernel_size: Ints2
+    strides: Ints2 = 1
+    padding: Literal["valid", "same"] = "valid"
+    output_padding: Pads2 | None = Field(
+        None, description="Extra rows/columns at the end; below strides."
+    )
+    dilation_rate: Ints2 = 1
+
+    @model_validator(mode="after")
+    def _keras_rules(self) -> _TransposeWindow:
+        _no_strided_dilation(self)
+        if self.output_padding is not None:
+            pads = as_pair(self.output_padding, 2)
+            if any(p >= s for p, s in zip(pads, as_pair(self.strides, 2))):
+                raise ValueError(
+                    f"output_padding {self.output_padding} must be less than "
+                    f"strides {self.strides} (as in Keras)"
+                )
+        return self
+
+
 @layers.register("conv2d_transpose", "convolution2d_transpose")
 class Conv2DTranspose(_Weighted):
     """Transposed 2-D convolution: the input gradient of a Conv2D, as a layer.
@@ -525,28 +565,8 @@ class Conv2DTranspose(_Weighted):
     NAME = "conv2d_transpose"
     PREFIXES = {"kernel": "kernel", "bias": "bias"}
 
-    class Config(_KernelOptions):
+    class Config(_KernelOptions, _TransposeWindow, _Filters):
         type: Literal["conv2d_transpose"] = "conv2d_transpose"
-        filters: int = Field(gt=0, le=1_000_000, description="Output channels.")
-        kernel_size: Ints2
-        strides: Ints2 = 1
-        padding: Literal["valid", "same"] = "valid"
-        output_padding: Pads2 | None = Field(
-            None, description="Extra rows/columns at the end; below strides."
-        )
-        dilation_rate: Ints2 = 1
-
-        @model_validator(mode="after")
-        def _keras_rules(self) -> Conv2DTranspose.Config:
-            _no_strided_dilation(self)
-            if self.output_padding is not None:
-                pads = as_pair(self.output_padding, 2)
-                if any(p >= s for p, s in zip(pads, as_pair(self.strides, 2))):
-                    raise ValueError(
-                        f"output_padding {self.output_padding} must be less than "
-                        f"strides {self.strides} (as in Keras)"
-                    )
-            return self
 
     def build(
         self, in_shape: Shape, backend: Backend, rng: np.random.Generator

@@ -27,6 +27,10 @@ class _SpatialDropout(Dropout):
     """
 
     NAME, rank = "", 2
+    keras_difference = (
+        "Masks come from nncli's seeded generator (the same on every backend), "
+        "not Keras's RNG: equal in distribution, not in values. Channels-last only."
+    )
 
     def build(
         self, in_shape: Shape, backend: Backend, rng: np.random.Generator
@@ -69,6 +73,11 @@ class SpatialDropout2D(_SpatialDropout):
 @layers.register("gaussian_noise")
 class GaussianNoise(Layer):
     """y = x + stddev * N(0, 1) in training; the identity at inference (Keras)."""
+
+    keras_difference = (
+        "Noise comes from nncli's seeded generator (the same on every backend), "
+        "not Keras's RNG: equal in distribution, not in values."
+    )
 
     class Config(StrictModel):
         type: Literal["gaussian_noise"] = "gaussian_noise"

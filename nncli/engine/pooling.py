@@ -38,6 +38,7 @@ class _Pooling(Layer):
     """Windowed max or mean of rank 1 or 2."""
 
     NAME, rank, mode = "", 2, "max"
+    keras_difference = "Channels-last only: there is no `data_format` option."
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
@@ -189,6 +190,7 @@ class _GlobalPooling(Layer):
     """Max or mean over every spatial axis: (n, ..., c) -> (n, c)."""
 
     NAME, rank, mode = "", 2, "max"
+    keras_difference = "Channels-last only: there is no `data_format` option."
 
     def __init__(self, keepdims: bool = False) -> None:
         super().__init__()

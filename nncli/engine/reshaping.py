@@ -126,6 +126,10 @@ class Permute(Layer):
 class UpSampling2D(Layer):
     """Repeat each pixel size[0] times down and size[1] times across (nearest)."""
 
+    keras_difference = (
+        "Only `interpolation: nearest` (Keras's default); channels-last only."
+    )
+
     class Config(StrictModel):
         type: Literal["up_sampling2d"] = "up_sampling2d"
         size: Ints2 = 2
@@ -167,6 +171,8 @@ class UpSampling2D(Layer):
 @layers.register("zero_padding2d")
 class ZeroPadding2D(Layer):
     """Zeros around each image: padding p, [rows, cols] or [[top, bottom], [left, right]]."""
+
+    keras_difference = "Channels-last only: there is no `data_format` option."
 
     class Config(StrictModel):
         type: Literal["zero_padding2d"] = "zero_padding2d"
