@@ -67,7 +67,7 @@ class Sequential:
         return [
             (i, name)
             for i, layer in enumerate(self.layers)
-            for name, p in layer.params.items()
+            for name, p in {**layer.params, **getattr(layer, "state", {})}.items()
             if not np.isfinite(self.backend.to_numpy(p)).all()
         ]
 
@@ -107,10 +107,24 @@ class Sequential:
         return dy
 
     def params(self) -> dict[str, Any]:
+        """Trainable parameters by Keras-style name (what the optimizer updates)."""
         return {
             f"layers.{i}.{name}": p
             for i, layer in enumerate(self.layers)
             for name, p in layer.params.items()
+        }
+
+    def states(self) -> dict[str, Any]:
+        """Non-trainable state by name (BatchNormalization's moving statistics).
+
+        A layer keeps it in a `state` dict; layers update it themselves in a
+        training forward pass. It is saved and loaded with the weights and
+        checkpoints, but never seen by the optimizer or the regularizers.
+        """
+        return {
+            f"layers.{i}.{name}": s
+            for i, layer in enumerate(self.layers)
+            for name, s in getattr(layer, "state", {}).items()
         }
 
     def grads(self) -> dict[str, Any]:
@@ -175,18 +189,20 @@ class Sequential:
                 p[...] = constraint(p)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        """Host copies of every parameter, keyed by Keras-style name.
+        """Host copies of every parameter and state array, keyed by Keras-style name.
 
         Always copies (numpy's to_numpy would return the live array), so later
         updates never change a snapshot.
         """
-        return {k: np.array(self.backend.to_numpy(v)) for k, v in self.params().items()}
+        own = {**self.params(), **self.states()}
+        return {k: np.array(self.backend.to_numpy(v)) for k, v in own.items()}
 
     def set_weights(
         self, weights: Mapping[str, np.ndarray], source: str = "weights"
     ) -> None:
-        """Load weights by name; any missing, extra or mis-shaped name is a ValueError."""
-        own = self.params()
+        """Load weights (and state) by name; any missing, extra or mis-shaped name
+        is a ValueError."""
+        own = {**self.params(), **self.states()}
         missing = sorted(set(own) - set(weights))
         extra = sorted(set(weights) - set(own))
         if missing or extra:
@@ -206,8 +222,17 @@ class Sequential:
             v[...] = self.backend.asarray(weights[k], dtype=v.dtype)
 
     def count_params(self) -> list[int]:
+        """Numbers per layer, trainable and non-trainable, as Keras counts them."""
         return [
             sum(int(np.prod(p.shape)) for p in layer.params.values())
+            + sum(int(np.prod(s.shape)) for s in getattr(layer, "state", {}).values())
+            for layer in self.layers
+        ]
+
+    def count_non_trainable(self) -> list[int]:
+        """Numbers per layer that training does not update (moving statistics)."""
+        return [
+            sum(int(np.prod(s.shape)) for s in getattr(layer, "state", {}).values())
             for layer in self.layers
         ]
 

@@ -1,0 +1,111 @@
+"""Embedding: integer token ids -> learned vectors (Keras 3 names and defaults)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from nncli.engine.backend import Backend
+from nncli.engine.layers import (
+    ConstraintRef,
+    InitializerRef,
+    Layer,
+    RegularizerRef,
+    layers,
+)
+from nncli.engine.options import ACTIVITY_DOC, attach_penalties, draw, finish
+from nncli.registry import StrictModel
+
+Shape = tuple[int, ...]
+PREFIXES = {"embeddings": "embeddings"}
+
+
+class EmbeddingCache(NamedTuple):
+    ids: Any  # (batch, ...) integer ids
+    shape: Any  # the input's shape and dtype, for a zero dx
+    y: Any  # output
+
+
+@layers.register("embedding")
+class Embedding(Layer):
+    """y[..., :] = embeddings[id]: a lookup of one output_dim row per id.
+
+    Ids must be whole numbers in [0, input_dim); the data checks refuse any
+    other value before training, naming its file, row and column. Float
+    inputs are cast to integers, as Keras does. Keras 3 defaults: embeddings
+    drawn uniformly from [-0.05, 0.05) (initializer `uniform`). The gradient
+    adds each output row's gradient into its id's row (a scatter-add), and
+    the input gradient is zero (ids are not differentiable). An input of
+    shape (timesteps,) gives (timesteps, output_dim), ready for a recurrent
+    layer.
+    """
+
+    keras_difference = (
+        "mask_zero: true is refused: nncli's Sequential passes no masks, so "
+        "padding would be read as tokens by the layers after it. Id 0 is an "
+        "ordinary token (Keras's mask_zero: false)."
+    )
+
+    class Config(StrictModel):
+        type: Literal["embedding"] = "embedding"
+        input_dim: int = Field(
+            gt=0, le=100_000_000, description="Vocabulary size: ids in [0, input_dim)."
+        )
+        output_dim: int = Field(gt=0, le=1_000_000, description="Vector size.")
+        embeddings_initializer: InitializerRef = "uniform"
+        embeddings_regularizer: RegularizerRef | None = None
+        embeddings_constraint: ConstraintRef | None = None
+        activity_regularizer: RegularizerRef | None = Field(
+            None, description=ACTIVITY_DOC
+        )
+        mask_zero: bool = Field(False, description="Not supported: false only.")
+
+        @model_validator(mode="after")
+        def _no_mask(self) -> Embedding.Config:
+            if self.mask_zero:
+                raise ValueError(
+                    "mask_zero: true is not supported: nncli passes no masks between "
+                    "layers, so padded steps (id 0) would still be read by the layers "
+                    "after the embedding. Leave mask_zero false (id 0 is then an "
+                    "ordinary token with its own vector), pad sequences at the start "
+                    "so a recurrent layer reads the real tokens last, or use "
+                    "sequences of equal length"
+                )
+            return self
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self._config = self.Config(**options).model_dump(exclude={"type"})
+        self.input_dim = self._config["input_dim"]
+        self.output_dim = self._config["output_dim"]
+        attach_penalties(self, self._config, PREFIXES)
+
+    def build(
+        self, in_shape: Shape, backend: Backend, rng: np.random.Generator
+    ) -> Shape:
+        super().build(in_shape, backend, rng)
+        shape = (self.input_dim, self.output_dim)
+        w = draw(self._config, "embeddings", shape, rng)
+        self.params = {"embeddings": backend.asarray(w)}
+        finish(self, backend, PREFIXES)
+        return (*in_shape, self.output_dim)
+
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, EmbeddingCache]:
+        xp = self.xp
+        ids = x if x.dtype.kind in "iu" else xp.rint(x).astype(xp.int64)
+        y = self.params["embeddings"][ids]  # (batch, ..., output_dim)
+        return y, EmbeddingCache(ids, (x.shape, x.dtype), y)
+
+    def backward(self, dy: Any, cache: EmbeddingCache, need_dx: bool = True) -> Any:
+        g = self.grads["embeddings"]
+        g[...] = 0
+        self.xp.add.at(g, cache.ids.reshape(-1), dy.reshape(-1, self.output_dim))
+        if not need_dx:
+            return None
+        shape, dtype = cache.shape
+        return self.xp.zeros(shape, dtype=self.dtype if dtype.kind != "f" else dtype)
+
+    def get_config(self) -> dict:
+        return {"type": "embedding", **self._config}
