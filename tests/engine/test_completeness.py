@@ -34,7 +34,7 @@ REGISTRIES = {
 }
 
 # sidecar kinds that hold cases of another kind's registry
-SAME_REGISTRY = {"conv": "layers"}
+SAME_REGISTRY = {"conv": "layers", "recurrent": "layers"}
 
 # (kind, name) -> why it has no golden case
 EXEMPT: dict[tuple[str, str], str] = {

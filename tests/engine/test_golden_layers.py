@@ -22,8 +22,9 @@ TOL = {
 }
 
 
-# Layer fixtures beside this one: keras_conv (tests/engine/test_golden_conv.py).
-OTHER_LAYER_FIXTURES = ("conv",)
+# Layer fixtures beside this one: keras_conv (tests/engine/test_golden_conv.py),
+# keras_recurrent (tests/engine/test_golden_recurrent.py).
+OTHER_LAYER_FIXTURES = ("conv", "recurrent")
 
 
 def test_sidecar_names_keras():

@@ -131,6 +131,80 @@ CONV_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
     ({"type": "gaussian_noise", "stddev": 0.3}, (4, 3), False),
 ]
 
+# Recurrent, normalisation and embedding layers (nncli/engine/recurrent.py, ...).
+SEQUENCE_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
+    ({"type": "simple_rnn", "units": 3}, (4, 2), False),
+    (
+        {
+            "type": "simple_rnn",
+            "units": 3,
+            "return_sequences": True,
+            "go_backwards": True,
+        },
+        (4, 2),
+        False,
+    ),
+    ({"type": "lstm", "units": 3}, (4, 2), False),
+    ({"type": "lstm", "units": 3, "return_sequences": True}, (4, 2), False),
+    (
+        {
+            "type": "lstm",
+            "units": 2,
+            "go_backwards": True,
+            "activation": "elu",
+            "recurrent_activation": "hard_sigmoid",
+            "use_bias": False,
+        },
+        (3, 2),
+        False,
+    ),
+    ({"type": "gru", "units": 3}, (4, 2), False),
+    (
+        {"type": "gru", "units": 3, "return_sequences": True, "reset_after": False},
+        (4, 2),
+        False,
+    ),
+    (
+        {"type": "gru", "units": 2, "use_bias": False, "go_backwards": True},
+        (4, 2),
+        False,
+    ),
+    (
+        {
+            "type": "bidirectional",
+            "layer": {"type": "lstm", "units": 2, "return_sequences": True},
+        },
+        (3, 2),
+        False,
+    ),
+    (
+        {
+            "type": "bidirectional",
+            "layer": {"type": "gru", "units": 2},
+            "merge_mode": "mul",
+        },
+        (3, 2),
+        False,
+    ),
+    (
+        {
+            "type": "bidirectional",
+            "layer": {"type": "simple_rnn", "units": 2},
+            "merge_mode": "ave",
+        },
+        (3, 2),
+        False,
+    ),
+    ({"type": "batch_normalization"}, (3,), True),
+    ({"type": "batch_normalization"}, (3,), False),
+    ({"type": "batch_normalization", "axis": 1, "center": False}, (3, 2), True),
+    ({"type": "batch_normalization", "axis": 1, "center": False}, (3, 2), False),
+    ({"type": "layer_normalization"}, (5,), False),
+    ({"type": "layer_normalization", "axis": [1, 2], "scale": False}, (3, 2), False),
+    # ids from normal(0, 1.5) round to [-6, 6]; negative ones index from the end
+    ({"type": "embedding", "input_dim": 13, "output_dim": 3}, (4,), False),
+]
+
 # (layer config, input shape without batch, training) for every layer.
 LAYER_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
     *[
@@ -145,6 +219,7 @@ LAYER_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
     ({"type": "dropout", "rate": 0.0}, (7,), True),
     ({"type": "flatten"}, (3, 4), False),
     *CONV_CASES,
+    *SEQUENCE_CASES,
 ]
 
 
