@@ -13,6 +13,9 @@ from nncli.engine.backend import Backend
 class Batches:
     """Mini-batches of (x, y, w) on the backend; the last partial batch is kept.
 
+    Integer features (an embedding's token ids, see `checks.check_inputs`)
+    stay int64; any other x is cast to the backend's float type.
+
     `w` holds the batch's per-sample loss weights in the backend's float type,
     or is None when `weights` is None (every sample weighs 1). With `shuffle`,
     each epoch draws a new permutation from `rng`, so the order depends only on
@@ -38,6 +41,7 @@ class Batches:
         self.batch_size, self.backend, self.shuffle = batch_size, backend, shuffle
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.y_dtype = np.int64 if np.issubdtype(y.dtype, np.integer) else None
+        self.x_dtype = np.int64 if np.issubdtype(x.dtype, np.integer) else None
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
@@ -55,7 +59,7 @@ class Batches:
                 if order is None
                 else (order[start : start + self.batch_size])
             )
-            xb = self.backend.asarray(self.x[idx])  # (batch, *input_shape)
+            xb = self.backend.asarray(self.x[idx], dtype=self.x_dtype)  # (batch, ...)
             yb = self.backend.asarray(self.y[idx], dtype=self.y_dtype)
             wb = (
                 None

@@ -23,6 +23,10 @@ raises one DataError line naming the role, the file, the row and the value:
 - "real" (regression losses): (n, units) float64; text labels are refused.
 - A softmax over 1 unit is always 1.0, so a categorical loss is 0 whatever the
   data: refused (CASE-004b).
+
+`check_inputs` does the same for the features of a model that starts with an
+embedding: every value must be a token id, a whole number in [0, input_dim),
+and the features come back as int64 ids.
 """
 
 from __future__ import annotations
@@ -266,3 +270,46 @@ def _from_classes(
     if kind == "sparse":
         return ds.y.astype(np.int64)
     return np.eye(units)[ds.y]  # (n, units) one-hot
+
+
+def check_inputs(
+    ds: Dataset,
+    first_layer: object,
+    feature_names: list[str] | None = None,
+    standardized: bool = False,
+) -> Dataset:
+    """`ds` with x as int64 token ids when the model starts with an embedding.
+
+    Any other first layer leaves `ds` as it is. A value that is not a whole
+    number in [0, input_dim) is a DataError naming the role, file, row and
+    column; standardised features (data.standardize) are refused, since
+    rescaled ids are no longer ids.
+    """
+    if getattr(first_layer, "get_config", lambda: {})().get("type") != "embedding":
+        return ds
+    where = f"{ds.role} data {ds.name or ds.origin}"
+    if standardized:
+        raise DataError(
+            f"{where}: the model starts with an embedding, whose inputs are token "
+            "ids, but data.standardize rescales them; set data.standardize: false"
+        )
+    dim = int(first_layer.input_dim)
+    flat = ds.x.reshape(len(ds.x), -1)  # (n, features)
+    whole = np.isfinite(flat) & (flat == np.round(flat))
+    bad = ~whole | (flat < 0) | (flat >= dim)
+    if bad.any():
+        rows = bad.any(axis=1)
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        col = (
+            f"column {feature_names[j]!r}"
+            if feature_names and j < len(feature_names)
+            else f"column {j + 1}"
+        )
+        n_more = int(rows.sum()) - 1
+        more = f" (and {plural(n_more, 'more row')})" if n_more else ""
+        raise DataError(
+            f"{where}: row {int(ds.rows[i])}, {col} is {flat[i, j]:g}, not a token "
+            f"id of the embedding (a whole number in [0, {dim}), input_dim "
+            f"{dim}){more}"
+        )
+    return dataclasses.replace(ds, x=ds.x.astype(np.int64))

@@ -1,9 +1,11 @@
-"""Datasets that ship with nncli: 2-D synthetic sets, small real tables and images.
+"""Datasets that ship with nncli: 2-D synthetic sets, small real tables, images,
+a monthly time series and synthetic token sequences.
 
 Each entry's `load(seed)` returns host numpy arrays `(x, y)` plus class names:
-`x` is float64 (n, features); `y` is (n,) int64 class ids. Synthetic sets give
-class names None (their labels are the numbers 0..k-1, usable with any loss);
-the real tables give their text labels, numbered in sorted order like a CSV's
+`x` is (n, features) (float64, or int64 token ids); `y` is (n,) int64 class
+ids, or float64 values for the time series. Synthetic sets give class names
+None (their labels are the numbers 0..k-1, usable with any loss); the real
+tables give their text labels, numbered in sorted order like a CSV's
 (`nncli.data.sources`). Synthetic sets draw from `numpy.random.default_rng`
 seeded by their own `seed` option or, when unset, the spec's seed.
 """
@@ -238,3 +240,74 @@ class Digits(_Table):
 
     class Config(StrictModel):
         type: Literal["digits"] = "digits"
+
+
+@datasets.register("elnino")
+class ElNino(BuiltinDataset):
+    """Monthly sea surface temperature of the Nino 1+2 region, 1950-2010 (NOAA).
+
+    732 months in degrees Celsius (public domain; see nncli/datasets/README.md),
+    cut into overlapping windows: each sample is `window` consecutive months,
+    oldest first (features `lag_<k>`, k months before the target), and its
+    target the temperature `horizon` months after the window's last month.
+    Samples are in time order, so `validation_split` with `split_shuffle:
+    false` holds out the latest years, a forecast of the unseen future. Use
+    `model.input_shape: [window, 1]` for a recurrent layer.
+    """
+
+    target_name = "temperature"
+
+    class Config(StrictModel):
+        type: Literal["elnino"] = "elnino"
+        window: int = Field(12, ge=1, le=600, description="Months of history.")
+        horizon: int = Field(
+            1, ge=1, le=120, description="Months ahead of the last one to predict."
+        )
+
+    def load(self, seed):
+        series = elnino_series()  # (732,)
+        n = len(series) - self.window - self.horizon + 1
+        idx = np.arange(n)[:, None] + np.arange(self.window)[None, :]  # (n, window)
+        lags = range(self.window + self.horizon - 1, self.horizon - 1, -1)
+        self.feature_names = tuple(f"lag_{k}" for k in lags)
+        return series[idx], series[idx[:, -1] + self.horizon], None
+
+
+def elnino_series() -> np.ndarray:
+    """The 732 monthly temperatures in time order, January 1950 first."""
+    from nncli.datasets import read_table
+
+    _, rows = read_table("elnino")  # YEAR, JAN, ..., DEC
+    return np.array([[float(v) for v in r[1:13]] for r in rows]).reshape(-1)
+
+
+@datasets.register("tokens")
+class Tokens(BuiltinDataset):
+    """Synthetic token sequences, a text-like task for an embedding layer.
+
+    Each sample is `length` ids drawn uniformly from [0, vocab_size): ids 1-5
+    stand for positive words, 6-10 for negative ones, the rest (0 included)
+    for neutral ones. The label is 1 when the positive words outnumber the
+    negative ones, else 0, so the model must learn which ids matter and count
+    them. Use `model.input_shape: [length]` and an embedding with
+    `input_dim: vocab_size`.
+    """
+
+    target_name = "positive"
+
+    class Config(StrictModel):
+        type: Literal["tokens"] = "tokens"
+        n_samples: int = Field(2000, ge=2, le=10_000_000)
+        length: int = Field(20, ge=1, le=10_000, description="Tokens per sample.")
+        vocab_size: int = Field(
+            50, ge=11, le=1_000_000, description="Ids are in [0, vocab_size)."
+        )
+        seed: int | None = Field(None, ge=0)
+
+    def load(self, seed):
+        rng = _rng(self.seed, seed)
+        x = rng.integers(0, self.vocab_size, size=(self.n_samples, self.length))
+        positive = ((x >= 1) & (x <= 5)).sum(axis=1)
+        negative = ((x >= 6) & (x <= 10)).sum(axis=1)
+        self.feature_names = tuple(f"token_{i + 1}" for i in range(self.length))
+        return x, (positive > negative).astype(np.int64), None

@@ -10,7 +10,7 @@ import csv
 import io
 from importlib import resources
 
-TABLES = ("iris", "breast_cancer", "digits")
+TABLES = ("iris", "breast_cancer", "digits", "elnino")
 
 
 def read_table(name: str) -> tuple[list[str], list[list[str]]]:

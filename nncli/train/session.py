@@ -191,7 +191,7 @@ def _spec_warnings(session: Session) -> list[str]:
 
 def attach_data(session: Session, spec_dir: Path) -> None:
     """Load and check the data against the loss and the output layer."""
-    from nncli.data.checks import check_targets
+    from nncli.data.checks import check_inputs, check_targets
     from nncli.data.sources import load_data
     from nncli.data.weights import apply_class_weight
 
@@ -208,6 +208,13 @@ def attach_data(session: Session, spec_dir: Path) -> None:
     splits.train = check_targets(splits.train, *args)
     if splits.validation is not None:
         splits.validation = check_targets(splits.validation, *args)
+    first, prep = session.model.network.layers[0], splits.prep
+    for role in ("train", "validation"):
+        if getattr(splits, role) is not None:
+            checked = check_inputs(
+                getattr(splits, role), first, prep.feature_names, prep.standardize
+            )
+            setattr(splits, role, checked)
     for ds in (splits.train, splits.validation):
         if ds is not None:
             check_fits(ds, session.backend.dtype, splits.prep.feature_names)
