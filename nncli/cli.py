@@ -347,8 +347,14 @@ def summary_cmd(
 
         session = session_for(target, overrides or [])
         rows, total = model_table(session)
+        fixed = sum(r["non_trainable"] for r in rows)
         if json_out:
-            print(_dumps({"layers": rows, "total_params": total}, indent=2))
+            counts = {
+                "total_params": total,
+                "trainable_params": total - fixed,
+                "non_trainable_params": fixed,
+            }
+            print(_dumps({"layers": rows, **counts}, indent=2))
             return
         from rich.console import Console
         from rich.table import Table
@@ -362,6 +368,8 @@ def summary_cmd(
         console = Console()
         console.print(table)
         console.print(f"Total params: {total:,}")
+        console.print(f"Trainable params: {total - fixed:,}")
+        console.print(f"Non-trainable params: {fixed:,}")
 
     _guard(debug, body, json_out)
 

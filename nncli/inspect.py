@@ -58,11 +58,16 @@ def session_from_run(run_dir: Path, load_data: bool = False) -> Session:
 
 
 def model_table(session: Session) -> tuple[list[dict[str, Any]], int]:
-    """One row per layer (name, type, output shape, params) and the total."""
+    """One row per layer (name, type, output shape, params) and the total.
+
+    `params` counts trainable and non-trainable numbers together, as Keras's
+    summary does; `non_trainable` is the part training does not update
+    (BatchNormalization's moving statistics).
+    """
     net = session.model.network
     rows = []
-    for i, (layer, shape, n) in enumerate(
-        zip(net.layers, net.shapes, net.count_params())
+    for i, (layer, shape, n, fixed) in enumerate(
+        zip(net.layers, net.shapes, net.count_params(), net.count_non_trainable())
     ):
         cfg = layer.get_config()
         rows.append(
@@ -71,6 +76,7 @@ def model_table(session: Session) -> tuple[list[dict[str, Any]], int]:
                 "type": cfg["type"],
                 "output_shape": list(shape),
                 "params": n,
+                "non_trainable": fixed,
             }
         )
     return rows, sum(r["params"] for r in rows)
