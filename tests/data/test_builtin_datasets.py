@@ -22,7 +22,8 @@ def load(name, spec_seed=0, **options):
 
 
 def test_registry_names_and_configs():
-    assert sorted(datasets) == sorted(SYNTHETIC + ["iris", "breast_cancer", "digits"])
+    tables = ["iris", "breast_cancer", "digits", "elnino"]
+    assert sorted(datasets) == sorted(SYNTHETIC + tables + ["tokens"])
     for name, cls in datasets.items():
         assert issubclass(cls.Config, StrictModel)
         assert cls.Config().type == name  # `type: Literal[name]` with its default
@@ -163,6 +164,6 @@ def test_shipped_files_match_recorded_checksums():
 
     folder = resources.files("nncli.datasets").joinpath("data")
     readme = resources.files("nncli.datasets").joinpath("README.md").read_text("utf-8")
-    for name in ("iris.csv", "breast_cancer.csv", "digits.csv"):
+    for name in ("iris.csv", "breast_cancer.csv", "digits.csv", "elnino.csv"):
         digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
         assert f"{digest}  data/{name}" in readme
