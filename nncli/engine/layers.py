@@ -45,6 +45,10 @@ class Layer:
     class Config(StrictModel):
         type: str
 
+    # May `pack_parameters` make params and grads views into shared flat
+    # buffers? Only for layers that update both in place, never rebinding them.
+    packable = False
+
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
@@ -87,6 +91,8 @@ class Dense(Layer):
     regularizer penalises the output y (after the activation) divided by the
     batch size, as Keras 3 does.
     """
+
+    packable = True
 
     class Config(StrictModel):
         type: Literal["dense"] = "dense"
@@ -288,6 +294,34 @@ class Flatten(Layer):
 
     def get_config(self) -> dict:
         return {"type": "flatten"}
+
+
+def pack_parameters(layer_list: list[Layer]) -> None:
+    """Move every packable layer's params, and its grads, into one flat buffer each.
+
+    Each entry becomes a view into its buffer (values kept), so the optimizer
+    updates all of them with a few whole-buffer operations instead of a
+    Python loop over tensors (see `Optimizer.step`). Nothing is packed unless
+    every layer with parameters is packable and they share one dtype.
+    """
+    owners = [layer for layer in layer_list if layer.params]
+    if not owners or not all(layer.packable for layer in owners):
+        return
+    arrays = [p for layer in owners for p in layer.params.values()]
+    if len({p.dtype for p in arrays}) != 1:
+        return
+    xp, total = owners[0].xp, sum(int(p.size) for p in arrays)
+    for kind in ("params", "grads"):
+        flat = xp.empty(total, dtype=arrays[0].dtype)  # (n_params,)
+        offset = 0
+        for layer in owners:
+            entries = getattr(layer, kind)
+            for name in layer.params:  # grads follow the params' order
+                a = entries[name]
+                view = flat[offset : offset + a.size].reshape(a.shape)
+                view[...] = a
+                entries[name] = view
+                offset += a.size
 
 
 def _type_of(named: Named) -> str:

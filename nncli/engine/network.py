@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nncli.engine.backend import Backend
-from nncli.engine.layers import Layer, layers
+from nncli.engine.layers import Layer, layers, pack_parameters
 from nncli.engine.losses import Loss
 from nncli.engine.optimizers import Optimizer
 
@@ -60,6 +60,7 @@ class Sequential:
                 raise LayerBuildError(i, f"{reason} (input shape {list(shape)})") from e
             self.shapes.append(out)
             shape = out
+        pack_parameters(self.layers)  # one flat buffer: one optimizer update
         return shape
 
     def initial_problems(self) -> list[tuple[int, str]]:

@@ -66,6 +66,7 @@ LearningRate = Annotated[
     Discriminator(_lr_kind),
 ]
 _EPS = "Added for numerical stability (see the formula for where)."
+FLAT = "<all parameters>"  # the key of the whole flat buffer in `step`
 
 
 class Optimizer:
@@ -120,9 +121,22 @@ class Optimizer:
         self.global_clipnorm = global_clipnorm
         self.iterations = 0
         self.slots: dict[str, Any] = {}
+        # (params, grads, flat params, flat grads, keys) when they tile buffers
+        self._flat: tuple | None = None
+        self._flat_slots: dict[str, Any] = {}
 
     def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
-        """Clip, decay, then update every parameter in place; count the iteration."""
+        """Clip, decay, then update every parameter in place; count the iteration.
+
+        When the parameters are views that exactly tile one flat buffer, and
+        so do the gradients (`layers.pack_parameters`), each phase runs once
+        on the whole buffer (key FLAT): every rule is elementwise, so the
+        numbers are those of the per-tensor loop. Per-tensor clipnorm needs
+        the tensors, and keeps the loop.
+        """
+        flat = self.clipnorm is None and self._flat_views(params, grads)
+        if flat:
+            params, grads = {FLAT: self._flat[2]}, {FLAT: self._flat[3]}
         grads = {k: _like(grads[k], w) for k, w in params.items()}
         grads = self.clip(grads)
         if self.weight_decay:
@@ -164,7 +178,52 @@ class Optimizer:
 
     def slot(self, key: str, name: str, w: Any, fill: float = 0.0) -> Any:
         """The slot `name` of parameter `key`: `fill` on first use, like `w`."""
+        if key is FLAT:
+            return self._flat_slot(name, w, fill)
         return self.state(f"{key}/{name}", w, w.shape, fill)
+
+    def _flat_views(self, params: dict[str, Any], grads: dict[str, Any]) -> bool:
+        """Do `params` and their `grads` tile one flat buffer each, in order?
+
+        The answer is kept for the same arrays (one identity test per tensor
+        and step); other arrays are examined afresh, so a layer that rebinds
+        a parameter only sends the step back to the per-tensor loop.
+        """
+        ws = tuple(params.values())
+        gs = tuple(grads[k] for k in params)
+        known = self._flat
+        if (
+            known is not None
+            and len(ws) == len(known[0])
+            and all(a is b for a, b in zip(ws, known[0]))
+            and all(a is b for a, b in zip(gs, known[1]))
+        ):
+            return True
+        flat_w, flat_g = _tiled(ws), _tiled(gs)
+        if flat_w is None or flat_g is None or flat_w.dtype != flat_g.dtype:
+            self._flat, self._flat_slots = None, {}
+            return False
+        if known is None or known[2] is not flat_w:
+            self._flat_slots = {}  # slots of another buffer: rebuilt from self.slots
+        self._flat = (ws, gs, flat_w, flat_g, list(params))
+        return True
+
+    def _flat_slot(self, name: str, flat_w: Any, fill: float) -> Any:
+        """Slot `name` of the whole flat buffer; its per-parameter views are the
+        entries of `slots` (what state_dict saves), loaded values kept."""
+        s = self._flat_slots.get(name)
+        if s is not None:
+            return s
+        s = get_array_module(flat_w).full_like(flat_w, fill)  # (n_params,)
+        offset = 0
+        for key, w in zip(self._flat[4], self._flat[0]):
+            view = s[offset : offset + w.size].reshape(w.shape)
+            if f"{key}/{name}" in self.slots:  # loaded or made by the loop: keep it
+                view[...] = self.state(f"{key}/{name}", w, w.shape, fill)
+            self.slots[f"{key}/{name}"] = view
+            offset += w.size
+        self._flat_slots[name] = s
+        return s
 
     def state(self, slot_key: str, w: Any, shape: tuple[int, ...], fill: float) -> Any:
         """The state array `slot_key` in `w`'s array module and dtype.
@@ -202,8 +261,32 @@ class Optimizer:
         """Restore a `state_dict()` snapshot; arrays are copied, never aliased."""
         self.iterations = int(state["iterations"])
         self.slots = {k: v.copy() for k, v in state["slots"].items()}
+        self._flat_slots = {}  # rebuilt from the loaded slots on the next step
         if self.schedule is not None:
             self.learning_rate = self.schedule(self.iterations)
+
+
+def _tiled(arrays: tuple[Any, ...]) -> Any:
+    """The 1-D buffer that `arrays`, in order, exactly tile, else None."""
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    start, step = _address(base), base.itemsize
+    offset = 0
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous:
+            return None
+        if _address(a) != start + offset * step:
+            return None
+        offset += a.size
+    return base if offset == base.size else None
+
+
+def _address(a: Any) -> int:
+    data = a.data
+    return data.ptr if hasattr(data, "ptr") else a.__array_interface__["data"][0]
 
 
 def _like(g: Any, w: Any) -> Any:

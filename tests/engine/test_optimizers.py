@@ -436,3 +436,121 @@ def test_momentum_keeps_moving_on_a_zero_gradient_once_it_has_state():
     after_one = params["w"].copy()
     opt.step(params, {"w": np.array([0.0])})
     assert params["w"][0] < after_one[0]
+
+
+def _tiling(be, shapes, rng, scale=1.0):
+    """Arrays of `shapes` as views that tile one flat buffer (pack_parameters)."""
+    flat = be.zeros((sum(int(np.prod(s)) for s in shapes),))
+    out, offset = {}, 0
+    for i, s in enumerate(shapes):
+        n = int(np.prod(s))
+        view = flat[offset : offset + n].reshape(s)
+        view[...] = be.asarray(rng.normal(size=s) * scale)
+        out[f"layers.{i}.w"], offset = view, offset + n
+    return out
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=case_id)
+def test_one_flat_buffer_update_equals_the_per_tensor_loop(cfg, backend):
+    be = Backend.from_name(backend.name)
+    rng = np.random.default_rng(1)
+    shapes = [(3, 2), (2,), (2, 4), (4,)]
+    flat_p = _tiling(be, shapes, rng)
+    flat_g = _tiling(be, shapes, rng)
+    loop_p = {k: v.copy() for k, v in flat_p.items()}
+    cfg = {**cfg, "learning_rate": 0.1}
+    flat_opt, loop_opt = optimizers.create(cfg), optimizers.create(cfg)
+    for step in range(5):
+        for k, g in flat_g.items():
+            g[...] = be.asarray(rng.normal(size=g.shape) * (1 + 3 * step))
+        flat_opt.step(flat_p, flat_g)
+        loop_opt.step(loop_p, {k: g.copy() for k, g in flat_g.items()})
+    assert (flat_opt._flat is not None) == ("clipnorm" not in cfg)
+    # a global norm summed over one buffer rounds differently, nothing else
+    exact = "global_clipnorm" not in cfg
+    for k in flat_p:
+        a, b = be.to_numpy(flat_p[k]), be.to_numpy(loop_p[k])
+        if exact:
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    flat_state, loop_state = flat_opt.state_dict(), loop_opt.state_dict()
+    assert sorted(flat_state["slots"]) == sorted(loop_state["slots"])
+    for k, v in flat_state["slots"].items():
+        assert v.shape == loop_state["slots"][k].shape
+        if exact:
+            np.testing.assert_array_equal(
+                be.to_numpy(v), be.to_numpy(loop_state["slots"][k])
+            )
+
+
+@pytest.mark.parametrize(
+    "cfg", [c for c in CONFIGS if "clipnorm" not in c], ids=case_id
+)
+def test_flat_and_per_tensor_states_resume_each_other(cfg):
+    be = Backend.from_name("numpy")
+    rng = np.random.default_rng(2)
+    shapes = [(3, 2), (2,)]
+    params, grads = _tiling(be, shapes, rng), _tiling(be, shapes, rng)
+    cfg = {**cfg, "learning_rate": 0.1}
+    opt = optimizers.create(cfg)
+    for _ in range(3):
+        opt.step(params, grads)
+    state = opt.state_dict()
+    saved = {k: v.copy() for k, v in params.items()}
+    for _ in range(3):
+        opt.step(params, grads)
+    # a per-tensor optimizer goes on from the flat one's state, and back
+    loop = optimizers.create(cfg)
+    loop.load_state_dict(state)
+    loop_p = {k: v.copy() for k, v in saved.items()}
+    for _ in range(3):
+        loop.step(loop_p, {k: g.copy() for k, g in grads.items()})
+    flat = optimizers.create(cfg)
+    flat.load_state_dict(state)
+    flat_p = _tiling(be, shapes, rng)
+    for k in flat_p:
+        flat_p[k][...] = saved[k]
+    for _ in range(3):
+        flat.step(flat_p, grads)
+    assert flat._flat is not None
+    for k in params:
+        np.testing.assert_array_equal(flat_p[k], params[k])
+        if "global_clipnorm" in cfg:  # the global norm's sum rounds differently
+            np.testing.assert_allclose(loop_p[k], params[k], rtol=1e-6, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(loop_p[k], params[k])
+
+
+def test_a_rebound_parameter_sends_the_step_back_to_the_loop():
+    be = Backend.from_name("numpy")
+    rng = np.random.default_rng(3)
+    params, grads = _tiling(be, [(2, 2), (2,)], rng), _tiling(be, [(2, 2), (2,)], rng)
+    opt, ref = optimizers.create("adam"), optimizers.create("adam")
+    ref_p = {k: v.copy() for k, v in params.items()}
+    opt.step(params, grads)
+    ref.step(ref_p, grads)
+    assert opt._flat is not None
+    params["layers.1.w"] = params["layers.1.w"].copy()  # no longer a view
+    for _ in range(2):
+        opt.step(params, grads)
+        ref.step(ref_p, grads)
+    assert opt._flat is None
+    for k in params:
+        np.testing.assert_array_equal(params[k], ref_p[k])
+
+
+def test_a_dense_network_keeps_its_parameters_in_one_buffer():
+    from nncli.engine.layers import Dense, Dropout
+    from nncli.engine.losses import losses
+    from nncli.engine.network import Model, Sequential
+
+    be = Backend.from_name("numpy")
+    net = Sequential([Dense(4, activation="relu"), Dropout(0.1), Dense(1)])
+    net.build((3,), be, np.random.default_rng(0))
+    params, grads = list(net.params().values()), list(net.grads().values())
+    assert len({id(p.base) for p in params}) == 1 and params[0].base.size == 21
+    assert len({id(g.base) for g in grads}) == 1 and grads[0].base is not params[0].base
+    model = Model(net, losses.create("mse"), optimizers.create("adam"))
+    model.train_step(be.asarray(np.ones((2, 3))), be.asarray(np.ones((2, 1))))
+    assert model.optimizer._flat is not None
