@@ -1,0 +1,413 @@
+"""CPU benchmark: nncli against PyTorch and Keras 3 (JAX), float32, 2 threads.
+
+Usage (from a clean clone):
+    pip install -e '.[bench]'
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py
+
+Per workload (bench/workloads.py) every framework trains in its own worker
+process; after one warm-up epoch each, the parent asks the workers for one
+epoch at a time, in turn, rotating who goes first, so machine noise falls on
+all of them alike. It prints the median seconds per epoch, steps/s, the final
+training loss and accuracy, the ratio nncli / each peer (the median of the
+per-round ratios), the GEMM efficiency (GEMM FLOPs / (seconds x this
+machine's measured float32 GEMM rate)) and the peak memory (the worker's
+peak RSS, and its growth over the RSS after imports and data loading). Then
+whole processes: `nncli --help` and the seed job (`nncli train
+specs/moons.yaml`) against bench/peers/seed_{torch,keras}.py, imports included.
+
+--quick shrinks every workload and repeat count (to check the harness, not to
+measure). --json FILE also writes every number as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+THREADS = int(os.environ.get("NNCLI_BENCH_THREADS", "2"))
+SETTLE_S = 0.2  # pause between epochs: idle OpenMP threads spin for a while
+PEERS = ("torch", "keras")
+
+
+def worker_env(keep_openblas: bool = False) -> dict[str, str]:
+    """The environment of every measured process: 2 threads everywhere."""
+    env = dict(os.environ)
+    if not keep_openblas:  # see the note in bench/RESULTS.md
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(THREADS)
+    env["NNCLI_BENCH_THREADS"] = str(THREADS)
+    env["KERAS_BACKEND"] = "jax"
+    env["JAX_PLATFORMS"] = "cpu"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(HERE), str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- worker side --------------------------------------------------------------
+
+
+def worker(framework: str, key: str, data: str) -> None:
+    """Build one trainer, say ready, then answer one request a line."""
+    import numpy as np
+
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(THREADS)
+    from trainers import make_trainer
+    from workloads import WORKLOADS
+
+    w = next(w for w in WORKLOADS if w.key == key)
+    with np.load(data) as f:
+        x, y = f["x"], f["y"]
+    base = rss_mib()
+    trainer = make_trainer(framework, w, x, y)
+    reply({"ready": True, "base_mib": base})
+    for line in sys.stdin:
+        if line.strip() == "epoch":
+            t = time.perf_counter()
+            loss, acc = trainer.epoch()
+            reply({"s": time.perf_counter() - t, "loss": loss, "acc": acc})
+        elif line.strip() == "stats":
+            reply({"peak_mib": peak_rss_mib()})
+        else:
+            return
+
+
+def reply(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def gemm_worker(n: int) -> None:
+    """Print this machine's float32 GEMM rate (numpy/OpenBLAS) and BLAS info."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32)
+    b = rng.random((n, n), dtype=np.float32)
+    out = np.empty_like(a)
+    best = float("inf")
+    for _ in range(7):
+        t = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t)
+    blas = [
+        {
+            k: i.get(k)
+            for k in ("internal_api", "version", "architecture", "num_threads")
+        }
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    reply({"gflops": 2 * n**3 / best / 1e9, "n": n, "blas": blas})
+
+
+# --- parent side --------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, framework: str, key: str, data: Path, env: dict) -> None:
+        self.framework = framework
+        cmd = [sys.executable, str(HERE / "run.py"), "--worker", framework, key]
+        self.proc = subprocess.Popen(
+            [*cmd, str(data)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.ready = self.read()
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip().splitlines()
+            raise RuntimeError(f"{self.framework} worker died: {err[-1:] or '?'}")
+        return json.loads(line)
+
+    def ask(self, what: str) -> dict:
+        self.proc.stdin.write(what + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def bench_workload(w, frameworks, repeats, folder, env, n_samples) -> dict:
+    """Alternate epochs between the frameworks' workers; collect the numbers."""
+    import numpy as np
+    from trainers import available
+    from workloads import make_data
+
+    result = {"key": w.key, "title": w.title, "frameworks": {}, "skipped": {}}
+    for fw in frameworks:
+        reason = available(fw, w)
+        if reason:
+            result["skipped"][fw] = reason
+    runnable = [fw for fw in frameworks if fw not in result["skipped"]]
+    if "nncli" not in runnable:
+        return result
+    result["load_before"] = os.getloadavg()[0]  # others' work on the machine
+    x, y = make_data(w, n_samples)
+    data = folder / f"{w.key}.npz"
+    np.savez(data, x=x, y=y)
+    workers = {}
+    try:
+        for fw in runnable:
+            try:
+                workers[fw] = Worker(fw, w.key, data, env)
+            except RuntimeError as e:
+                result["skipped"][fw] = str(e)
+        for wk in workers.values():  # warm-up epoch (Keras compiles here)
+            wk.ask("epoch")
+        rounds = []
+        names = list(workers)
+        for r in range(repeats):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            rounds.append({})
+            for fw in order:
+                time.sleep(SETTLE_S)
+                rounds[-1][fw] = workers[fw].ask("epoch")
+        for fw, wk in workers.items():
+            times = [rd[fw]["s"] for rd in rounds]
+            result["frameworks"][fw] = {
+                "median_s": statistics.median(times),
+                "times": times,
+                "loss": rounds[-1][fw]["loss"],
+                "acc": rounds[-1][fw]["acc"],
+                "base_mib": wk.ready["base_mib"],
+                "peak_mib": wk.ask("stats")["peak_mib"],
+            }
+        for fw in workers:
+            if fw != "nncli":
+                ratios = [rd["nncli"]["s"] / rd[fw]["s"] for rd in rounds]
+                result["frameworks"][fw]["ratio"] = statistics.median(ratios)
+    finally:
+        for wk in workers.values():
+            wk.close()
+    result["load_after"] = os.getloadavg()[0]
+    result["steps"] = -(-n_samples // w.batch_size)
+    result["n_samples"] = n_samples
+    return result
+
+
+def timed(cmd: list[str], env: dict, cwd: Path) -> float:
+    t = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    s = time.perf_counter() - t
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr[-500:]}")
+    return s
+
+
+def bench_processes(repeats: int, env: dict, peers: tuple[str, ...]) -> dict:
+    """Whole-process wall times, alternating: --help, then the seed job."""
+    nncli = shutil.which("nncli", path=str(Path(sys.executable).parent))
+    nncli_cmd = [nncli] if nncli else [sys.executable, "-m", "nncli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        jobs = {
+            "nncli --help": nncli_cmd + ["--help"],
+            "python -c pass": [sys.executable, "-c", "pass"],
+        }
+        seed = {
+            "nncli": nncli_cmd
+            + ["train", str(ROOT / "specs/moons.yaml"), "-q", "--runs-dir", "runs"],
+        }
+        for peer in peers:
+            seed[peer] = [sys.executable, str(HERE / "peers" / f"seed_{peer}.py")]
+        out = {"help": {}, "seed": {}}
+        for name, cmd in jobs.items():
+            timed(cmd, env, tmp)
+            out["help"][name] = statistics.median(
+                timed(cmd, env, tmp) for _ in range(max(repeats, 5))
+            )
+        for cmd in seed.values():  # warm the file cache
+            timed(cmd, env, tmp)
+        times = {k: [] for k in seed}
+        names = list(seed)
+        for r in range(repeats):
+            for k in names[r % len(names) :] + names[: r % len(names)]:
+                times[k].append(timed(seed[k], env, tmp))
+        out["seed"] = {k: statistics.median(v) for k, v in times.items()}
+        out["seed_times"] = times
+    return out
+
+
+def machine(env: dict) -> dict:
+    gemm = subprocess.run(
+        [sys.executable, str(HERE / "run.py"), "--gemm", "2048"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(gemm.stdout)
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m\n"
+            "for p in ('nncli','numpy','torch','keras','jax'):\n"
+            "    try: print(p, m.version(p))\n"
+            "    except Exception: print(p, '-')",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": dict(zip(versions[::2], versions[1::2])),
+        "gemm_gflops": info["gflops"],
+        "blas": info["blas"],
+        "openblas_env_kept": "OPENBLAS_CORETYPE" in env,
+    }
+
+
+def fmt(v: float | None, spec: str = ".4f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def report(mach: dict, results: list[dict], procs: dict | None) -> str:
+    from workloads import WORKLOADS, gemm_flops_per_sample
+
+    lines = [
+        f"machine: {mach['cpu']}, {mach['cores']} cores, threads {THREADS}; "
+        f"float32 GEMM {mach['gemm_gflops']:.0f} GFLOP/s (numpy, n=2048); "
+        f"BLAS {mach['blas']}",
+        f"python {mach['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in mach["versions"].items()),
+        "",
+        "| workload | framework | s/epoch | steps/s | loss | acc "
+        "| nncli/this | GEMM eff. | peak RSS MiB (+train) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    flops = {w.key: gemm_flops_per_sample(w) for w in WORKLOADS}
+    for res in results:
+        for fw, r in res["frameworks"].items():
+            gemm = flops[res["key"]] * res["n_samples"] / r["median_s"] / 1e9
+            eff = gemm / mach["gemm_gflops"]
+            lines.append(
+                f"| {res['key']} | {fw} | {r['median_s']:.4f} "
+                f"| {res['steps'] / r['median_s']:.0f} | {fmt(r['loss'])} "
+                f"| {fmt(r['acc'])} | {fmt(r.get('ratio'), '.2f')} "
+                f"| {eff:.1%} | {r['peak_mib']:.0f} "
+                f"(+{r['peak_mib'] - r['base_mib']:.0f}) |"
+            )
+        if "load_after" in res:
+            lines.append(
+                f"| {res['key']} | (1-min load average {res['load_before']:.1f}"
+                f" before, {res['load_after']:.1f} after) | | | | | | | |"
+            )
+        for fw, why in res["skipped"].items():
+            lines.append(f"| {res['key']} | {fw} | skipped: {why} | | | | | | |")
+    if procs:
+        lines += ["", "| whole process | median s |", "|---|---:|"]
+        for name, s in procs["help"].items():
+            lines.append(f"| `{name}` | {s:.3f} |")
+        for name, s in procs["seed"].items():
+            ratio = procs["seed"]["nncli"] / s if name != "nncli" else None
+            extra = f" (nncli/this {ratio:.2f})" if ratio else ""
+            lines.append(f"| seed job end to end: {name} | {s:.3f}{extra} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="W1,W2,W3,W4,W5")
+    parser.add_argument("--frameworks", default="nncli,numpy,torch,keras")
+    parser.add_argument("--repeats", type=float, default=1.0, help="scale repeats")
+    parser.add_argument("--quick", action="store_true", help="tiny, for a check")
+    parser.add_argument("--no-processes", action="store_true")
+    parser.add_argument("--process-repeats", type=int, default=5)
+    parser.add_argument("--keep-openblas-env", action="store_true")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per framework (default 2)"
+    )
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--gemm", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(*args.worker)
+    if args.gemm:
+        return gemm_worker(args.gemm)
+    from workloads import WORKLOADS
+
+    os.environ["NNCLI_BENCH_THREADS"] = str(args.threads)
+    globals()["THREADS"] = args.threads
+    env = worker_env(args.keep_openblas_env)
+    frameworks = args.frameworks.split(",")
+    mach = machine(env)
+    print(report(mach, [], None).split("\n\n")[0], flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in WORKLOADS:
+            if w.key not in args.workloads.split(","):
+                continue
+            n = max(w.batch_size * 4, w.n_samples // 20) if args.quick else w.n_samples
+            reps = 2 if args.quick else max(3, round(w.repeats * args.repeats))
+            res = bench_workload(w, frameworks, reps, Path(tmp), env, n)
+            results.append(res)
+            print(
+                report(mach, [res], None).split("|---|")[-1].split("\n", 1)[1],
+                flush=True,
+            )
+    procs = None
+    if not args.no_processes:
+        peers = tuple(p for p in PEERS if p in frameworks)
+        procs = bench_processes(2 if args.quick else args.process_repeats, env, peers)
+    text = report(mach, results, procs)
+    print("\n" + text)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"machine": mach, "workloads": results, "processes": procs})
+        )
+
+
+if __name__ == "__main__":
+    main()
