@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from nncli.engine.activations import activations
-from nncli.engine.backend import Backend
+from nncli.engine.backend import Backend, get_array_module
 from nncli.engine.layers import (
     ActivationRef,
     ConstraintRef,
@@ -103,6 +103,49 @@ class _RNNConfig(StrictModel):
         return self
 
 
+def _sigmoid(z: Any, out: Any) -> Any:
+    """out = 1 / (1 + exp(-z)) in four in-place passes.
+
+    Accurate for every z; exp(-z) overflows to inf for very negative z, which
+    gives the correct 0, so the overflow warning is silenced. Twice as fast as
+    the where-based sigmoid of `activations`, which guards a division that
+    cannot fail here.
+    """
+    xp = get_array_module(z)
+    xp.negative(z, out=out)
+    with np.errstate(over="ignore"):
+        xp.exp(out, out=out)
+    out += 1
+    return xp.reciprocal(out, out=out)
+
+
+def _name(named: Any) -> str | None:
+    """The name of a parameterless activation config ("tanh"), else None."""
+    if isinstance(named, str):
+        return named
+    return named.get("type") if set(named) == {"type"} else None
+
+
+def _blocks(a: Any, n: int) -> tuple[Any, Any, Any, Any]:
+    """The LSTM's i, f, g, o column blocks (views) of a (B, 4 n) array."""
+    return a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
+
+
+def _fast(named: Any, activation: Any) -> Any:
+    """fn(z, out) writing an activation's forward into `out`, by its cheapest route."""
+    name = _name(named)
+    if name == "sigmoid":
+        return _sigmoid
+    if name == "tanh":
+        return lambda z, out: get_array_module(z).tanh(z, out=out)
+
+    def general(z: Any, out: Any) -> Any:
+        out[...] = activation.forward(z)
+        return out
+
+    return general
+
+
 class _RNN(Layer):
     """Shared build, input projection and backward GEMMs of the recurrent layers."""
 
@@ -119,6 +162,10 @@ class _RNN(Layer):
         self.act = activations.create(cfg["activation"])
         rec = cfg.get("recurrent_activation", "sigmoid")
         self.rec_act = activations.create(rec)
+        # forward functions: the plain sigmoid and tanh by their cheapest route
+        self.act_fn = _fast(cfg["activation"], self.act)
+        self.rec_fn = _fast(rec, self.rec_act)
+        self._names = (_name(cfg["activation"]), _name(rec))
         prefixes = dict(PREFIXES)
         if not self.use_bias:
             del prefixes["bias"]
@@ -232,7 +279,7 @@ class SimpleRNN(_RNN):
         u = self.params["recurrent_kernel"]
         for t in range(z.shape[0]):
             z[t] += h[t] @ u
-            h[t + 1] = self.act.forward(z[t])
+            self.act_fn(z[t], h[t + 1])
         return h[1:], None
 
     def _scan_back(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
@@ -283,24 +330,77 @@ class LSTM(_RNN):
         a = xp.empty_like(z)  # (T, B, 4 units)
         c = xp.zeros_like(h)  # (T + 1, B, units)
         tc = xp.empty_like(h[1:])  # activation(c_t)
+        rec, ig = xp.empty_like(z[0]), xp.empty_like(h[0])  # step buffers
+        scale = None
+        if self._fused():  # tanh(g) = 2 sigmoid(2 g) - 1: one exp for all gates
+            scale = xp.full(4 * n, -1.0, dtype=z.dtype)
+            scale[2 * n : 3 * n] = -2.0
         for t in range(steps):
             zt, at = z[t], a[t]
-            zt += h[t] @ u
-            at[...] = self.rec_act.forward(zt)  # i, f and o (g is overwritten)
-            at[:, 2 * n : 3 * n] = self.act.forward(zt[:, 2 * n : 3 * n])
-            i, f, g, o = (
-                at[:, :n],
-                at[:, n : 2 * n],
-                at[:, 2 * n : 3 * n],
-                at[:, 3 * n :],
-            )
+            xp.matmul(h[t], u, out=rec)  # one fused matmul for the 4 gates
+            zt += rec
+            if scale is None:
+                self.rec_fn(zt, at)  # i, f and o (g is overwritten)
+                self.act_fn(zt[:, 2 * n : 3 * n], at[:, 2 * n : 3 * n])
+            else:
+                xp.multiply(zt, scale, out=at)
+                with np.errstate(over="ignore"):  # exp -> inf gives the exact 0
+                    xp.exp(at, out=at)
+                at += 1
+                xp.reciprocal(at, out=at)
+                g = at[:, 2 * n : 3 * n]
+                g *= 2
+                g -= 1
+            i, f, g, o = _blocks(at, n)
             xp.multiply(f, c[t], out=c[t + 1])
-            c[t + 1] += i * g
-            tc[t] = self.act.forward(c[t + 1])
+            xp.multiply(i, g, out=ig)
+            c[t + 1] += ig
+            self.act_fn(c[t + 1], tc[t])
             xp.multiply(o, tc[t], out=h[t + 1])
         return a, (c, tc)
 
+    def _fused(self) -> bool:
+        """Keras's default activations, whose derivatives come from the outputs."""
+        return self.rec_fn is _sigmoid and self._names == ("tanh", "sigmoid")
+
+    def _scan_back_fused(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
+        """_scan_back for tanh and sigmoid: in place, derivatives from outputs."""
+        xp, n = self.xp, self.units
+        u_t = self.params["recurrent_kernel"].T
+        c, tc = cache.extra
+        dz = xp.empty_like(cache.z)
+        da = xp.empty_like(cache.z[0])  # (B, 4 units)
+        dc, tmp = xp.zeros_like(c[0]), xp.empty_like(c[0])  # (B, units)
+        dh_buf = xp.empty_like(c[0])
+        dh = None
+        for t in range(cache.z.shape[0] - 1, -1, -1):
+            dh = self._dh_at(t, dh, dy, dys)
+            at, dzt = cache.a[t], dz[t]
+            i, f, g, o = _blocks(at, n)
+            xp.multiply(tc[t], tc[t], out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            xp.multiply(dc, g, out=da[:, :n])
+            xp.multiply(dc, c[t], out=da[:, n : 2 * n])
+            xp.multiply(dc, i, out=da[:, 2 * n : 3 * n])
+            xp.multiply(dh, tc[t], out=da[:, 3 * n :])
+            xp.subtract(1, at, out=dzt)  # sigmoid' = a (1 - a) ...
+            dzt *= at
+            dg = dzt[:, 2 * n : 3 * n]  # ... and tanh' = 1 - g^2
+            xp.multiply(g, g, out=dg)
+            xp.subtract(1, dg, out=dg)
+            dzt *= da
+            if t:
+                dc *= f
+                dh = xp.matmul(dzt, u_t, out=dh_buf)  # (B, units)
+        self._recurrent_grad(cache.h, dz)
+        return dz
+
     def _scan_back(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
+        if self._fused():
+            return self._scan_back_fused(dy, dys, cache)
         xp, n = self.xp, self.units
         u_t = self.params["recurrent_kernel"].T
         c, tc = cache.extra
@@ -310,12 +410,7 @@ class LSTM(_RNN):
         for t in range(cache.z.shape[0] - 1, -1, -1):
             dh = self._dh_at(t, dh, dy, dys)
             at = cache.a[t]
-            i, f, g, o = (
-                at[:, :n],
-                at[:, n : 2 * n],
-                at[:, 2 * n : 3 * n],
-                at[:, 3 * n :],
-            )
+            i, f, g, o = _blocks(at, n)
             dct = self.act.backward(dh * o, c[t + 1], tc[t])
             dc = dct if dc is None else dc + dct
             xp.multiply(dc, g, out=da[:, :n])
@@ -386,14 +481,14 @@ class GRU(_RNN):
                 if b_rec is not None:
                     inner += b_rec
                 zt[:, : 2 * n] += inner[:, : 2 * n]
-                at[:, : 2 * n] = self.rec_act.forward(zt[:, : 2 * n])
+                self.rec_fn(zt[:, : 2 * n], at[:, : 2 * n])
                 zt[:, 2 * n :] += at[:, n : 2 * n] * inner[:, 2 * n :]
             else:
                 zt[:, : 2 * n] += h[t] @ u[:, : 2 * n]
-                at[:, : 2 * n] = self.rec_act.forward(zt[:, : 2 * n])
+                self.rec_fn(zt[:, : 2 * n], at[:, : 2 * n])
                 xp.multiply(at[:, n : 2 * n], h[t], out=rec[t])
                 zt[:, 2 * n :] += rec[t] @ u[:, 2 * n :]
-            at[:, 2 * n :] = self.act.forward(zt[:, 2 * n :])
+            self.act_fn(zt[:, 2 * n :], at[:, 2 * n :])
             cand = at[:, 2 * n :]
             h[t + 1] = cand + at[:, :n] * (h[t] - cand)
         return a, rec
