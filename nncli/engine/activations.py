@@ -29,7 +29,8 @@ def sigmoid(x: Any) -> Any:
     """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
     xp = get_array_module(x)
     e = xp.exp(-xp.abs(x))  # in (0, 1]
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    d = 1 + e
+    return xp.where(x >= 0, 1 / d, e / d)
 
 
 def softplus(x: Any) -> Any:

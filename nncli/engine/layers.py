@@ -169,7 +169,7 @@ class Dense(Layer):
     def forward(self, x: Any, training: bool = False) -> tuple[Any, ActCache]:
         z = x @ self.params["kernel"]  # (batch, ..., units)
         if self.use_bias:
-            z = z + self.params["bias"]
+            z += self.params["bias"]  # in place: z is a new array
         y = self.activation.forward(z)
         return y, ActCache(x, z, y)
 
