@@ -61,6 +61,17 @@ def test_tokens_labels_count_positive_against_negative_words():
     assert 0.2 < y.mean() < 0.6
 
 
+def test_tokens_of_varying_length_are_padded_with_zeros_at_the_end():
+    x, y, _ = Tokens(n_samples=400, length=10, min_length=3).load(seed=1)
+    lengths = (x != 0).sum(axis=1)
+    assert lengths.min() == 3 and lengths.max() == 10
+    for row, n in zip(x, lengths):
+        assert (row[:n] > 0).all() and (row[n:] == 0).all()
+    pos = np.isin(x, range(1, 6)).sum(axis=1)
+    neg = np.isin(x, range(6, 11)).sum(axis=1)
+    np.testing.assert_array_equal(y, pos > neg)
+
+
 def test_example_specs_are_valid_with_integer_ids_for_the_embedding():
     s = prepare(SPECS / "elnino_lstm.yaml")
     assert s.splits.train.x.shape == (576, 12, 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nncli.registry import Registry, StrictModel
 
@@ -291,6 +291,10 @@ class Tokens(BuiltinDataset):
     negative ones, else 0, so the model must learn which ids matter and count
     them. Use `model.input_shape: [length]` and an embedding with
     `input_dim: vocab_size`.
+
+    With `min_length`, samples are sentences of varying length: each has
+    between min_length and length words, drawn from [1, vocab_size), and is
+    padded with id 0 at the end, for an embedding with `mask_zero: true`.
     """
 
     target_name = "positive"
@@ -302,11 +306,28 @@ class Tokens(BuiltinDataset):
         vocab_size: int = Field(
             50, ge=11, le=1_000_000, description="Ids are in [0, vocab_size)."
         )
+        min_length: int | None = Field(
+            None, ge=1, description="Varying lengths, padded with id 0 at the end."
+        )
         seed: int | None = Field(None, ge=0)
+
+        @model_validator(mode="after")
+        def _lengths(self) -> Tokens.Config:
+            if self.min_length is not None and self.min_length > self.length:
+                raise ValueError(
+                    f"min_length {self.min_length} is more than length {self.length}"
+                )
+            return self
 
     def load(self, seed):
         rng = _rng(self.seed, seed)
-        x = rng.integers(0, self.vocab_size, size=(self.n_samples, self.length))
+        shape = (self.n_samples, self.length)
+        if self.min_length is None:
+            x = rng.integers(0, self.vocab_size, size=shape)
+        else:
+            x = rng.integers(1, self.vocab_size, size=shape)
+            n = rng.integers(self.min_length, self.length + 1, size=self.n_samples)
+            x[np.arange(self.length)[None, :] >= n[:, None]] = 0  # padding
         positive = ((x >= 1) & (x <= 5)).sum(axis=1)
         negative = ((x >= 6) & (x <= 10)).sum(axis=1)
         self.feature_names = tuple(f"token_{i + 1}" for i in range(self.length))

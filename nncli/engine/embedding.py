@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from nncli.engine.backend import Backend
 from nncli.engine.layers import (
@@ -40,12 +40,22 @@ class Embedding(Layer):
     the input gradient is zero (ids are not differentiable). An input of
     shape (timesteps,) gives (timesteps, output_dim), ready for a recurrent
     layer.
+
+    mask_zero (Keras's meaning): id 0 is padding. The layer still returns
+    id 0's vector, and `Sequential` hands the mask (id != 0) on through
+    layers that keep the time steps (dense, dropout, activation,
+    layer_normalization, gaussian_noise) to the next recurrent layer, which
+    skips the padded steps (see nncli/engine/recurrent.py). Any other layer
+    in between, or a mask reaching the output, is refused when the model is
+    built. With mask_zero, input_dim counts the padding id too (vocabulary
+    size + 1).
     """
 
     keras_difference = (
-        "mask_zero: true is refused: nncli's Sequential passes no masks, so "
-        "padding would be read as tokens by the layers after it. Id 0 is an "
-        "ordinary token (Keras's mask_zero: false)."
+        "With mask_zero, a layer that cannot use the mask (flatten, conv, "
+        "pooling, batch_normalization, ...) between the embedding and a "
+        "recurrent layer is refused when the model is built; Keras warns and "
+        "drops the mask there."
     )
 
     class Config(StrictModel):
@@ -60,26 +70,17 @@ class Embedding(Layer):
         activity_regularizer: RegularizerRef | None = Field(
             None, description=ACTIVITY_DOC
         )
-        mask_zero: bool = Field(False, description="Not supported: false only.")
-
-        @model_validator(mode="after")
-        def _no_mask(self) -> Embedding.Config:
-            if self.mask_zero:
-                raise ValueError(
-                    "mask_zero: true is not supported: nncli passes no masks between "
-                    "layers, so padded steps (id 0) would still be read by the layers "
-                    "after the embedding. Leave mask_zero false (id 0 is then an "
-                    "ordinary token with its own vector), pad sequences at the start "
-                    "so a recurrent layer reads the real tokens last, or use "
-                    "sequences of equal length"
-                )
-            return self
+        mask_zero: bool = Field(
+            False,
+            description="Id 0 is padding: recurrent layers after it skip those steps.",
+        )
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
         self._config = self.Config(**options).model_dump(exclude={"type"})
         self.input_dim = self._config["input_dim"]
         self.output_dim = self._config["output_dim"]
+        self.mask_zero = self._config["mask_zero"]
         attach_penalties(self, self._config, PREFIXES)
 
     def build(
@@ -106,6 +107,10 @@ class Embedding(Layer):
             return None
         shape, dtype = cache.shape
         return self.xp.zeros(shape, dtype=self.dtype if dtype.kind != "f" else dtype)
+
+    def mask_of(self, x: Any) -> Any:
+        """(batch, timesteps) true for real tokens, false for padding (id 0)."""
+        return x != 0
 
     def get_config(self) -> dict:
         return {"type": "embedding", **self._config}

@@ -27,12 +27,56 @@ class LayerBuildError(ValueError):
         self.index = index
 
 
+# Layers that keep the time steps one to one, so a padding mask passes through
+# them unchanged (Keras's supports_masking without a compute_mask of their own).
+MASK_THROUGH = frozenset(
+    {"dense", "dropout", "activation", "layer_normalization", "gaussian_noise"}
+)
+
+
+def mask_flow(layer_list: list[Layer]) -> list[int | None]:
+    """Per layer, the index of the embedding whose padding mask reaches it, or None.
+
+    An embedding with mask_zero starts a mask; layers in MASK_THROUGH pass it
+    on; a recurrent layer (`takes_mask`) uses it and passes it on only with
+    return_sequences, as Keras does. A mask reaching any other layer, or the
+    output, is a LayerBuildError: the padding would silently be read as data.
+    """
+    flow: list[int | None] = []
+    source = None
+    for i, layer in enumerate(layer_list):
+        kind = layer.get_config()["type"]
+        takes = getattr(layer, "takes_mask", False)
+        if source is not None and not takes and kind not in MASK_THROUGH:
+            raise LayerBuildError(
+                i,
+                f"{kind} cannot use the padding mask of layer {source} (embedding "
+                "with mask_zero: true); between such an embedding and the recurrent "
+                f"layer that reads it only {', '.join(sorted(MASK_THROUGH))} may "
+                "stand (or set mask_zero: false)",
+            )
+        flow.append(source)
+        if getattr(layer, "mask_zero", False):
+            source = i
+        elif takes and not layer.return_sequences:
+            source = None
+    if source is not None:
+        raise LayerBuildError(
+            len(layer_list) - 1,
+            f"the padding mask of layer {source} (embedding with mask_zero: true) "
+            "reaches the model output; end with a recurrent layer without "
+            "return_sequences (or set mask_zero: false)",
+        )
+    return flow
+
+
 class Sequential:
     """Layers applied in order; parameters named `layers.<i>.<param>` like Keras."""
 
     def __init__(self, layer_list: list[Layer]) -> None:
         self.layers = layer_list
         self.shapes: list[Shape] = []  # output shape of each layer, batch axis excluded
+        self.masks: list[int | None] = []  # which embedding's padding mask reaches it
 
     @classmethod
     def from_config(cls, layer_cfgs: list[dict]) -> Sequential:
@@ -60,6 +104,7 @@ class Sequential:
                 raise LayerBuildError(i, f"{reason} (input shape {list(shape)})") from e
             self.shapes.append(out)
             shape = out
+        self.masks = mask_flow(self.layers)
         pack_parameters(self.layers)  # one flat buffer: one optimizer update
         return shape
 
@@ -74,8 +119,16 @@ class Sequential:
 
     def forward(self, x: Any, training: bool = False) -> tuple[Any, list[Any]]:
         caches = []
-        for layer in self.layers:
-            x, cache = layer.forward(x, training=training)
+        masks: dict[int, Any] = {}  # embedding index -> its padding mask (B, T)
+        for i, layer in enumerate(self.layers):
+            source = self.masks[i] if self.masks else None
+            if source is not None and getattr(layer, "takes_mask", False):
+                y, cache = layer.forward(x, training=training, mask=masks[source])
+            else:
+                y, cache = layer.forward(x, training=training)
+            if getattr(layer, "mask_zero", False):
+                masks[i] = layer.mask_of(x)
+            x = y
             caches.append(cache)
         return x, caches
 

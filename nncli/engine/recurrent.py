@@ -5,6 +5,13 @@ Inputs are (batch, timesteps, features); the output is the last state
 (batch, units), or every state (batch, timesteps, units) with
 `return_sequences`. The initial state is zero, as in Keras.
 
+Masking (an embedding's `mask_zero`, passed on by `Sequential`): as in Keras
+3, a masked step leaves the state unchanged, and its output repeats the
+previous step's (or is zero with zero_output_for_mask, which Bidirectional
+sets on both halves when it returns sequences), so the last output is the
+state after the last real step. The mask goes on to the next layer with
+return_sequences and ends here without.
+
 Speed: the loop runs over time only. The input projection of every step is one
 GEMM, x (T*B, F) @ kernel (F, G*units), before the loop; each step then does
 one fused matmul h @ recurrent_kernel (units, G*units) for all G gates at once
@@ -53,6 +60,7 @@ class RNNCache(NamedTuple):
     a: Any  # (T, B, G * units) gates after their activations
     extra: Any  # LSTM: (cells, activation(cells)); GRU: its recurrent part
     y: Any  # the layer output
+    mask: Any = None  # (T, B, 1) 1.0 for real steps, 0.0 for masked; or None
 
 
 class _RNNConfig(StrictModel):
@@ -76,6 +84,9 @@ class _RNNConfig(StrictModel):
     )
     go_backwards: bool = Field(
         False, description="Read the sequence last step first (output in that order)."
+    )
+    zero_output_for_mask: bool = Field(
+        False, description="Masked steps output zeros instead of the last output."
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Not supported: 0 only.")
     recurrent_dropout: float = Field(
@@ -151,6 +162,7 @@ class _RNN(Layer):
 
     NAME = ""
     GATES = 1  # blocks of `units` columns in the kernels
+    takes_mask = True  # Sequential passes an embedding's padding mask (mask_zero)
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
@@ -159,6 +171,7 @@ class _RNN(Layer):
         self.units, self.use_bias = cfg["units"], cfg["use_bias"]
         self.return_sequences = cfg["return_sequences"]
         self.go_backwards = cfg["go_backwards"]
+        self.zero_output = cfg["zero_output_for_mask"]
         self.act = activations.create(cfg["activation"])
         rec = cfg.get("recurrent_activation", "sigmoid")
         self.rec_act = activations.create(rec)
@@ -200,8 +213,23 @@ class _RNN(Layer):
     def _input_bias(self) -> Any:
         return self.params["bias"] if self.use_bias else None
 
-    def forward(self, x: Any, training: bool = False) -> tuple[Any, RNNCache]:
+    def forward(
+        self, x: Any, training: bool = False, mask: Any = None
+    ) -> tuple[Any, RNNCache]:
+        """Run over the sequence; `mask` (B, T), true for real steps, as Keras's.
+
+        A masked step leaves the state as it was (and its output repeats the
+        previous one, Keras's default), so the last output is the state after
+        the last real step.
+        """
         xs = x.transpose(1, 0, 2)  # (T, B, F), a view
+        keep = m = None
+        if mask is not None:
+            m = mask.T[:, :, None]  # (T, B, 1)
+            if self.go_backwards:
+                m = m[::-1]
+            keep = ~m.astype(bool)  # steps whose state is carried over
+            m = m.astype(x.dtype)
         if self.go_backwards:
             xs = xs[::-1]
         xs = self.xp.ascontiguousarray(xs)  # kept for the kernel gradient
@@ -212,20 +240,28 @@ class _RNN(Layer):
         if b is not None:
             z += b
         h = self.xp.zeros((steps + 1, batch, self.units), dtype=z.dtype)
-        a, extra = self._scan(z, h)
+        a, extra = self._scan(z, h, keep)
+        out = h[1:]  # (T, B, units): each step's output is its state ...
+        if m is not None and self.zero_output:
+            out = out * m  # ... or zero at masked steps
         if self.return_sequences:
-            y = self.xp.ascontiguousarray(h[1:].transpose(1, 0, 2))  # (B, T, units)
+            y = self.xp.ascontiguousarray(out.transpose(1, 0, 2))  # (B, T, units)
         else:
-            y = h[steps].copy()  # (B, units)
-        return y, RNNCache(xs, h, z, a, extra, y)
+            y = out[steps - 1].copy()  # (B, units)
+        return y, RNNCache(xs, h, z, a, extra, y, m)
 
     def backward(self, dy: Any, cache: RNNCache, need_dx: bool = True) -> Any:
         xp = self.xp
         steps, batch, n_in = cache.x.shape
+        zeroed = cache.mask is not None and self.zero_output
         if self.return_sequences:
             dys = xp.ascontiguousarray(dy.transpose(1, 0, 2))  # (T, B, units)
+            if zeroed:
+                dys *= cache.mask
         else:
             dys = None
+            if zeroed:
+                dy = dy * cache.mask[steps - 1]
         dz = self._scan_back(dy, dys, cache)  # (T, B, G * units), input side
         dz2 = dz.reshape(steps * batch, -1)
         x2 = cache.x.reshape(steps * batch, n_in)
@@ -250,6 +286,20 @@ class _RNN(Layer):
             return dy
         return dh
 
+    def _carry(self, keep: Any, t: int, *states: Any) -> None:
+        """Masked rows of step t keep their previous state: s[t+1] = s[t] there."""
+        if keep is not None:
+            for s in states:
+                self.xp.copyto(s[t + 1], s[t], where=keep[t])
+
+    @staticmethod
+    def _split(d: Any, mask: Any, t: int) -> tuple[Any, Any]:
+        """(the part of d reaching step t's update, the part carried past it)."""
+        if mask is None or d is None:
+            return d, None
+        new = d * mask[t]
+        return new, d - new  # exact: the mask is 0 or 1
+
     def _recurrent_grad(self, h: Any, dr: Any, name: str = "recurrent_kernel"):
         """grads[name] = sum over t of h[t].T @ dr[t]: one GEMM over all steps."""
         steps, batch, units = h.shape[0] - 1, h.shape[1], h.shape[2]
@@ -259,7 +309,7 @@ class _RNN(Layer):
     def get_config(self) -> dict:
         return {"type": self.NAME, **self._config}
 
-    def _scan(self, z: Any, h: Any) -> tuple[Any, Any]:
+    def _scan(self, z: Any, h: Any, keep: Any) -> tuple[Any, Any]:
         raise NotImplementedError
 
     def _scan_back(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
@@ -275,22 +325,25 @@ class SimpleRNN(_RNN):
     class Config(_RNNConfig):
         type: Literal["simple_rnn"] = "simple_rnn"
 
-    def _scan(self, z: Any, h: Any) -> tuple[Any, Any]:
+    def _scan(self, z: Any, h: Any, keep: Any) -> tuple[Any, Any]:
         u = self.params["recurrent_kernel"]
         for t in range(z.shape[0]):
             z[t] += h[t] @ u
             self.act_fn(z[t], h[t + 1])
-        return h[1:], None
+            self._carry(keep, t, h)
+        return None, None
 
     def _scan_back(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
         u_t = self.params["recurrent_kernel"].T
         dz = self.xp.empty_like(cache.z)
         dh = None
         for t in range(cache.z.shape[0] - 1, -1, -1):
-            dh = self._dh_at(t, dh, dy, dys)
+            dh, carried = self._split(self._dh_at(t, dh, dy, dys), cache.mask, t)
             dz[t] = self.act.backward(dh, cache.z[t], cache.h[t + 1])
             if t:
                 dh = dz[t] @ u_t  # (B, units)
+                if carried is not None:
+                    dh += carried
         self._recurrent_grad(cache.h, dz)
         return dz
 
@@ -323,7 +376,7 @@ class LSTM(_RNN):
         rest = draw(self._config, "bias", (2 * n,), rng)
         return np.concatenate([i, np.ones(n), rest])
 
-    def _scan(self, z: Any, h: Any) -> tuple[Any, Any]:
+    def _scan(self, z: Any, h: Any, keep: Any) -> tuple[Any, Any]:
         xp, n = self.xp, self.units
         u = self.params["recurrent_kernel"]
         steps = z.shape[0]
@@ -357,6 +410,7 @@ class LSTM(_RNN):
             c[t + 1] += ig
             self.act_fn(c[t + 1], tc[t])
             xp.multiply(o, tc[t], out=h[t + 1])
+            self._carry(keep, t, c, h)
         return a, (c, tc)
 
     def _fused(self) -> bool:
@@ -374,7 +428,10 @@ class LSTM(_RNN):
         dh_buf = xp.empty_like(c[0])
         dh = None
         for t in range(cache.z.shape[0] - 1, -1, -1):
-            dh = self._dh_at(t, dh, dy, dys)
+            dh, carried = self._split(self._dh_at(t, dh, dy, dys), cache.mask, t)
+            dc_new, carried_c = self._split(dc, cache.mask, t)
+            if carried_c is not None:
+                dc[...] = dc_new
             at, dzt = cache.a[t], dz[t]
             i, f, g, o = _blocks(at, n)
             xp.multiply(tc[t], tc[t], out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
@@ -395,6 +452,9 @@ class LSTM(_RNN):
             if t:
                 dc *= f
                 dh = xp.matmul(dzt, u_t, out=dh_buf)  # (B, units)
+                if carried is not None:
+                    dc += carried_c
+                    dh += carried
         self._recurrent_grad(cache.h, dz)
         return dz
 
@@ -408,7 +468,8 @@ class LSTM(_RNN):
         da = xp.empty_like(cache.z[0])  # (B, 4 units)
         dh = dc = None
         for t in range(cache.z.shape[0] - 1, -1, -1):
-            dh = self._dh_at(t, dh, dy, dys)
+            dh, carried = self._split(self._dh_at(t, dh, dy, dys), cache.mask, t)
+            dc, carried_c = self._split(dc, cache.mask, t)
             at = cache.a[t]
             i, f, g, o = _blocks(at, n)
             dct = self.act.backward(dh * o, c[t + 1], tc[t])
@@ -423,6 +484,10 @@ class LSTM(_RNN):
             if t:
                 dc = dc * f
                 dh = dz[t] @ u_t  # (B, units)
+                if carried is not None:
+                    dh += carried
+                if carried_c is not None:
+                    dc += carried_c
         self._recurrent_grad(cache.h, dz)
         return dz
 
@@ -465,7 +530,7 @@ class GRU(_RNN):
         out = self.grads["bias"][0] if self.reset_after else self.grads["bias"]
         dz2.sum(axis=0, out=out)
 
-    def _scan(self, z: Any, h: Any) -> tuple[Any, Any]:
+    def _scan(self, z: Any, h: Any, keep: Any) -> tuple[Any, Any]:
         xp, n = self.xp, self.units
         u = self.params["recurrent_kernel"]
         steps = z.shape[0]
@@ -491,6 +556,7 @@ class GRU(_RNN):
             self.act_fn(zt[:, 2 * n :], at[:, 2 * n :])
             cand = at[:, 2 * n :]
             h[t + 1] = cand + at[:, :n] * (h[t] - cand)
+            self._carry(keep, t, h)
         return a, rec
 
     def _scan_back(self, dy: Any, dys: Any, cache: RNNCache) -> Any:
@@ -502,7 +568,7 @@ class GRU(_RNN):
         da = xp.empty_like(cache.z[0][:, : 2 * n])  # (B, 2 units): dz, dr
         dh = None
         for t in range(cache.z.shape[0] - 1, -1, -1):
-            dh = self._dh_at(t, dh, dy, dys)
+            dh, carried = self._split(self._dh_at(t, dh, dy, dys), cache.mask, t)
             at, h_prev = cache.a[t], cache.h[t]
             gz, r, cand = at[:, :n], at[:, n : 2 * n], at[:, 2 * n :]
             xp.multiply(dh, h_prev - cand, out=da[:, :n])
@@ -525,6 +591,8 @@ class GRU(_RNN):
                 dh = dh * gz + drec[t] @ u.T
             else:
                 dh = dh * gz + drh * r + dz[t][:, : 2 * n] @ u[:, : 2 * n].T
+            if carried is not None:
+                dh += carried
         if self.reset_after:
             drec[0][:, : 2 * n] = dz[0][:, : 2 * n]
             self._recurrent_grad(cache.h, drec)
@@ -573,6 +641,8 @@ class Bidirectional(Layer):
     wrapped layer's.
     """
 
+    takes_mask = True
+
     keras_difference = (
         "Weights are named forward_kernel, backward_kernel, ... instead of "
         "Keras's nested forward_<layer>/backward_<layer> paths; merge_mode None "
@@ -600,6 +670,8 @@ class Bidirectional(Layer):
         inner = self._config["layer"]
         self.merge_mode = merge_mode
         self.return_sequences = inner["return_sequences"]
+        # Keras makes both halves output zeros at masked steps with sequences
+        inner = {**inner, "zero_output_for_mask": self.return_sequences}
         self.forward_layer = layers.create(inner)
         back = {**inner, "go_backwards": not inner["go_backwards"]}
         self.backward_layer = layers.create(back)
@@ -624,9 +696,11 @@ class Bidirectional(Layer):
         units = out[-1] * (2 if self.merge_mode == "concat" else 1)
         return (*out[:-1], units)
 
-    def forward(self, x: Any, training: bool = False) -> tuple[Any, BiCache]:
-        yf, cf = self.forward_layer.forward(x, training)
-        yb, cb = self.backward_layer.forward(x, training)
+    def forward(
+        self, x: Any, training: bool = False, mask: Any = None
+    ) -> tuple[Any, BiCache]:
+        yf, cf = self.forward_layer.forward(x, training, mask)
+        yb, cb = self.backward_layer.forward(x, training, mask)
         if self.return_sequences:
             yb = yb[:, ::-1]  # back to input order
         if self.merge_mode == "concat":

@@ -7,6 +7,9 @@ training mode too, with its moving statistics after that forward pass; the
 output shape, parameter count and non-trainable count; and one SGD step
 (learning rate 0.1, mse) of Dense(features) -> layer -> Flatten -> Dense(2)
 through nncli's Model (moving statistics after the step included).
+Cases with a `mask` run the layer under a padding mask (batch, timesteps),
+and their SGD step trains Embedding(mask_zero=True) -> ... -> Dense(2) on ids
+that are 0 where the mask is false, so the mask travels through Sequential.
 `model_*` cases check `nncli summary`'s shapes and counts for the example
 networks.
 
@@ -57,10 +60,20 @@ def test_sidecar_names_keras_and_covers_the_new_layers():
     assert ours == covered and len(ours) == 7
 
 
+def test_every_recurrent_layer_is_checked_under_a_mask():
+    masked = {c for c in LAYER_CASES if f"{c}__mask" in ARR}
+    types = {META["cases"][c]["nncli"]["type"] for c in masked}
+    assert types == {"simple_rnn", "lstm", "gru", "bidirectional"}
+
+
+def _config(case: str) -> dict:
+    return {k: v for k, v in META["cases"][case]["nncli"].items() if k != "step_model"}
+
+
 def _built(case: str, dtype: str, backend):
     be = Backend.from_name(backend.name, dtype=dtype)
     a = _arrays(case)
-    layer = layers.create(META["cases"][case]["nncli"])
+    layer = layers.create(_config(case))
     out_shape = layer.build(a["x"].shape[1:], be, np.random.default_rng(0))
     assert out_shape == tuple(a["out_shape"])
     state = getattr(layer, "state", {})
@@ -85,7 +98,11 @@ def _compare(be, got: dict, a: dict, case: str, dtype: str) -> None:
 def test_layer_matches_keras(case, dtype, backend):
     be, a, layer = _built(case, dtype, backend)
     x = a["x"] if a["x"].dtype.kind == "i" else be.asarray(a["x"])
-    y, cache = layer.forward(be.xp.asarray(x), training=False)
+    if "mask" in a:
+        mask = be.xp.asarray(a["mask"])
+        y, cache = layer.forward(be.asarray(x), training=False, mask=mask)
+    else:
+        y, cache = layer.forward(be.xp.asarray(x), training=False)
     dx = layer.backward(be.asarray(a["dy"]), cache)
     got = {"y": y, "dx": dx, **{f"grad_{k}": g for k, g in layer.grads.items()}}
     assert sorted(got) == sorted(k for k in a if k in ("y", "dx") or k[:5] == "grad_")
@@ -119,11 +136,12 @@ def test_one_sgd_step_matches_keras(case, dtype, backend):
     be = Backend.from_name(backend.name, dtype=dtype)
     a = _arrays(case)
     x = a["x"]
-    cfg = META["cases"][case]["nncli"]
+    cfg = _config(case)
     front = [] if x.dtype.kind == "i" else [{"type": "dense", "units": x.shape[-1]}]
-    net = Sequential.from_config(
-        [*front, cfg, {"type": "flatten"}, {"type": "dense", "units": 2}]
-    )
+    configs = [*front, cfg, {"type": "flatten"}, {"type": "dense", "units": 2}]
+    if "mask" in a:  # Embedding(mask_zero) -> ... -> Dense(2) on padded ids
+        configs, x = META["cases"][case]["nncli"]["step_model"], a["step_ids"]
+    net = Sequential.from_config(configs)
     net.build(x.shape[1:], be, np.random.default_rng(0))
     net.set_weights({k[len("step_w0__") :]: v for k, v in a.items() if "step_w0" in k})
     sgd = optimizers.create({"type": "sgd", "learning_rate": 0.1})

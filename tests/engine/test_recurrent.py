@@ -101,10 +101,6 @@ def test_bidirectional_names_merges_and_aligns_the_backward_half():
         ({"type": "lstm", "units": 2, "return_state": True}, "return_state"),
         ({"type": "simple_rnn", "units": 2, "stateful": True}, "stateful"),
         (
-            {"type": "embedding", "input_dim": 5, "output_dim": 2, "mask_zero": True},
-            "mask",
-        ),
-        (
             {
                 "type": "bidirectional",
                 "layer": {"type": "lstm", "units": 2, "activity_regularizer": "l2"},
@@ -230,3 +226,99 @@ def test_rnn_config_round_trips():
         assert {k: full[k] for k in cfg} == {
             k: (layers.create(cfg).get_config()[k]) for k in cfg
         }
+
+
+def _net(cfgs, in_shape):
+    net = Sequential.from_config(cfgs)
+    net.build(in_shape, F64, np.random.default_rng(0))
+    return net
+
+
+EMB = {"type": "embedding", "input_dim": 9, "output_dim": 3, "mask_zero": True}
+
+
+@pytest.mark.parametrize(
+    ("between", "match"),
+    [
+        ([{"type": "flatten"}], "flatten cannot use the padding mask of layer 0"),
+        (
+            [{"type": "batch_normalization"}],
+            "batch_normalization cannot use the padding mask",
+        ),
+        (
+            [{"type": "lstm", "units": 2, "return_sequences": True}],
+            "reaches the model output",
+        ),
+    ],
+)
+def test_a_padding_mask_must_end_in_a_recurrent_layer(between, match):
+    from nncli.engine.network import LayerBuildError
+
+    with pytest.raises(LayerBuildError, match=match):
+        _net([EMB, *between, {"type": "dense", "units": 1}], (6,))
+
+
+def test_masked_steps_are_skipped_as_if_the_sequence_were_shorter():
+    tail = [
+        {"type": "dense", "units": 4},  # the mask passes through these two
+        {"type": "dropout", "rate": 0.5},
+        {"type": "lstm", "units": 3, "return_sequences": True},
+        {"type": "gru", "units": 2},
+        {"type": "dense", "units": 1},
+    ]
+    net = _net([EMB, *tail], (6,))
+    assert net.masks == [None, 0, 0, 0, 0, None]
+    plain = _net([{**EMB, "mask_zero": False}, *tail], (6,))
+    plain.set_weights(net.get_weights())
+    ids = np.array([[3, 1, 4, 1, 0, 0], [5, 0, 0, 2, 6, 0]])
+    y = net.forward(ids)[0]  # inference: dropout off
+    for row, real in ((0, [3, 1, 4, 1]), (1, [5, 2, 6])):
+        alone = plain.forward(np.array([real]))[0]  # only the real tokens
+        np.testing.assert_allclose(y[row], alone[0], rtol=1e-12)
+    y, caches = net.forward(ids, training=True)
+    assert caches[3].mask is not None and caches[4].mask is not None
+    net.backward(np.ones_like(y), caches)
+    assert not net.layers[0].grads["embeddings"][0].any()  # padding learns nothing
+    assert net.layers[0].grads["embeddings"][3].any()
+
+
+class _Masked:
+    """A recurrent layer with a fixed padding mask, for the gradient checker."""
+
+    def __init__(self, layer, mask):
+        self.layer, self.mask = layer, mask
+        self.params, self.grads = layer.params, layer.grads
+
+    def forward(self, x, training=False):
+        return self.layer.forward(x, training, mask=self.mask)
+
+    def backward(self, dy, cache, need_dx=True):
+        return self.layer.backward(dy, cache, need_dx)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"type": "simple_rnn", "units": 3, "return_sequences": True},
+        {"type": "lstm", "units": 3},
+        {"type": "lstm", "units": 2, "activation": "elu", "return_sequences": True},
+        {"type": "lstm", "units": 2, "zero_output_for_mask": True},
+        {"type": "gru", "units": 3, "go_backwards": True},
+        {"type": "gru", "units": 2, "reset_after": False, "return_sequences": True},
+        {
+            "type": "bidirectional",
+            "layer": {"type": "lstm", "units": 2, "return_sequences": True},
+        },
+    ],
+    ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items() if k != "type"),
+)
+def test_masked_gradients_match_finite_differences(cfg):
+    from nncli.engine.gradcheck import check_layer
+
+    layer, _ = _build(cfg, (5, 2), seed=3)
+    for p in layer.params.values():
+        p[...] = np.random.default_rng(4).normal(size=p.shape)
+    mask = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 1, 0]], dtype=bool)
+    x = np.random.default_rng(5).normal(size=(3, 5, 2))
+    errors = check_layer(_Masked(layer, mask), x)
+    assert set(errors) == {"dx", *layer.params}

@@ -167,6 +167,110 @@ CASES: list[tuple[str, dict, str, tuple[int, ...]]] = [
 ]
 STEP_LR = 0.1
 
+# Recurrent layers under a padding mask (B=3, T=5): padding at the end, at the
+# start, and holes. Per case: the layer call, its input features, and a model
+# Embedding(6, F, mask_zero=True) -> ... whose SGD step checks that the mask
+# travels through Sequential (ids are 0 exactly where the mask is false).
+MASK = np.array(
+    [[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 1, 0]], dtype=bool
+)  # (batch, timesteps)
+# (name, nncli config, Keras call, features, step model after the embedding)
+MASKED_CASES: list[tuple[str, dict, str, int, list[tuple[dict, str]]]] = [
+    (
+        "lstm_masked",
+        {"type": "lstm", "units": 3},
+        "LSTM(3)",
+        2,
+        [({"type": "lstm", "units": 3}, "LSTM(3)")],
+    ),
+    (
+        "lstm_masked_elu_sequences",
+        {"type": "lstm", "units": 3, "activation": "elu", "return_sequences": True},
+        "LSTM(3, activation='elu', return_sequences=True)",
+        2,
+        [
+            ({"type": "layer_normalization"}, "LayerNormalization()"),
+            (
+                {
+                    "type": "lstm",
+                    "units": 3,
+                    "activation": "elu",
+                    "return_sequences": True,
+                },
+                "LSTM(3, activation='elu', return_sequences=True)",
+            ),
+            ({"type": "simple_rnn", "units": 2}, "SimpleRNN(2)"),
+        ],
+    ),
+    (
+        "gru_masked_sequences_backwards",
+        {"type": "gru", "units": 3, "return_sequences": True, "go_backwards": True},
+        "GRU(3, return_sequences=True, go_backwards=True)",
+        2,
+        [
+            ({"type": "dense", "units": 3}, "Dense(3)"),
+            (
+                {
+                    "type": "gru",
+                    "units": 3,
+                    "return_sequences": True,
+                    "go_backwards": True,
+                },
+                "GRU(3, return_sequences=True, go_backwards=True)",
+            ),
+            ({"type": "lstm", "units": 2}, "LSTM(2)"),
+        ],
+    ),
+    (
+        "gru_reset_before_masked",
+        {"type": "gru", "units": 2, "reset_after": False},
+        "GRU(2, reset_after=False)",
+        3,
+        [
+            ({"type": "activation", "activation": "tanh"}, "Activation('tanh')"),
+            (
+                {"type": "gru", "units": 2, "reset_after": False},
+                "GRU(2, reset_after=False)",
+            ),
+        ],
+    ),
+    (
+        "simple_rnn_masked_sequences",
+        {"type": "simple_rnn", "units": 3, "return_sequences": True},
+        "SimpleRNN(3, return_sequences=True)",
+        2,
+        [
+            (
+                {"type": "simple_rnn", "units": 3, "return_sequences": True},
+                "SimpleRNN(3, return_sequences=True)",
+            ),
+            ({"type": "gru", "units": 2}, "GRU(2)"),
+        ],
+    ),
+    (
+        "bidirectional_lstm_masked_sequences",
+        {
+            "type": "bidirectional",
+            "layer": {"type": "lstm", "units": 2, "return_sequences": True},
+        },
+        "Bidirectional(keras.layers.LSTM(2, return_sequences=True))",
+        2,
+        [
+            (
+                {
+                    "type": "bidirectional",
+                    "layer": {"type": "lstm", "units": 2, "return_sequences": True},
+                },
+                "Bidirectional(keras.layers.LSTM(2, return_sequences=True))",
+            ),
+            (
+                {"type": "bidirectional", "layer": {"type": "gru", "units": 2}},
+                "Bidirectional(keras.layers.GRU(2))",
+            ),
+        ],
+    ),
+]
+
 # The example specs' networks, layer by layer, in Keras.
 MODELS = {
     "elnino_lstm": (
@@ -206,7 +310,7 @@ def _names(layer) -> list[str]:
     return names
 
 
-def _vjp(layer, x, dy, weights, states, training):
+def _vjp(layer, x, dy, weights, states, training, mask=None):
     """(y, dx, parameter gradients, states after the call) of the layer."""
     import jax
 
@@ -221,6 +325,8 @@ def _vjp(layer, x, dy, weights, states, training):
     def call(x, *params):
         fixed = [given.get(id(v), v.value) for v in layer.non_trainable_variables]
         kwargs = {"training": training} if layer._call_has_training_arg else {}
+        if mask is not None:
+            kwargs["mask"] = mask
         return layer.stateless_call(list(params), fixed, x, **kwargs)
 
     params = [v.value for v in layer.trainable_variables]
@@ -346,6 +452,49 @@ def _case(keras, rng, name, cfg, call, in_shape) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _masked_case(keras, rng, call, features, after):
+    """Layer-level arrays under MASK, and the SGD step of the masked model."""
+    x = rng.normal(size=(3, MASK.shape[1], features))
+    layer = _layer(keras, call)
+    layer.build(x.shape)
+    names = _names(layer)
+    weights = [_draw(rng, v.shape) for v in layer.trainable_variables]
+    out_shape = tuple(layer.compute_output_shape(x.shape))[1:]
+    dy = rng.normal(size=(3, *out_shape))
+    y, dx, grads, _ = _vjp(layer, x, dy, weights, None, False, mask=MASK)
+    arrays = {"x": x, "mask": MASK, "dy": dy, "y": y, "dx": dx}
+    arrays.update(dict(zip(names, weights)))
+    arrays.update({f"grad_{n}": g for n, g in zip(names, grads)})
+    arrays["out_shape"] = np.array(out_shape, dtype=np.int64)
+    arrays["count_params"] = np.array(layer.count_params(), dtype=np.int64)
+    arrays["non_trainable"] = np.array(0, dtype=np.int64)
+
+    ids = np.where(MASK, rng.integers(1, 6, size=MASK.shape), 0)  # (3, 5)
+    calls = [f"Embedding(6, {features}, mask_zero=True)"] + [c for _, c in after]
+    model = keras.Sequential(
+        [
+            keras.Input((MASK.shape[1],), dtype="int64"),
+            *(_layer(keras, c) for c in calls),
+            keras.layers.Dense(2),
+        ]
+    )
+    before = {}
+    for i, ly in enumerate(model.layers):
+        for name, var in zip(_names(ly), ly.trainable_variables):
+            var.assign(_draw(rng, var.shape))
+            before[f"layers.{i}.{name}"] = np.asarray(var.value)
+    model.compile(optimizer=keras.optimizers.SGD(STEP_LR), loss="mse")
+    target = rng.normal(size=(3, 2))
+    loss = model.train_on_batch(ids, target)
+    arrays.update({"step_ids": ids, "step_target": target})
+    arrays["step_loss"] = np.asarray(loss)
+    arrays.update({f"step_w0__{k}": v for k, v in before.items()})
+    for i, ly in enumerate(model.layers):
+        for name, var in zip(_names(ly), ly.trainable_variables):
+            arrays[f"step_w1__layers.{i}.{name}"] = np.asarray(var.value)
+    return arrays
+
+
 def generate() -> Fixture:
     import keras
 
@@ -366,6 +515,10 @@ def generate() -> Fixture:
             f"(Embedding -> Flatten -> Dense(2)), SGD({STEP_LR}).train_on_batch "
             "with mse; step_w0/step_w1 are the weights before and after by nncli "
             "name (layers.<i>.<param>), moving statistics included",
+            "masked": "cases with a `mask` array: the layer called with mask=mask "
+            "(batch, timesteps); their step model is the nncli config's "
+            "step_model, Embedding(6, F, mask_zero=True) -> ... -> Dense(2), "
+            "trained on step_ids (0 where the mask is false)",
             "summary": "model_<name>: per-layer output shapes (zero-padded), "
             "count_params and non-trainable counts of the example networks",
         },
@@ -373,6 +526,22 @@ def generate() -> Fixture:
     for name, cfg, call, in_shape in CASES:
         arrays = _case(keras, rng, name, cfg, call, in_shape)
         fixture.add(name, cfg, "keras.layers." + call, **arrays)
+
+    for name, cfg, call, features, after in MASKED_CASES:
+        arrays = _masked_case(keras, rng, call, features, after)
+        step_model = [
+            {
+                "type": "embedding",
+                "input_dim": 6,
+                "output_dim": features,
+                "mask_zero": True,
+            },
+            *(c for c, _ in after),
+            {"type": "dense", "units": 2},
+        ]
+        fixture.add(
+            name, {**cfg, "step_model": step_model}, "keras.layers." + call, **arrays
+        )
 
     for model_name, (in_shape, calls) in MODELS.items():
         model = keras.Sequential(
