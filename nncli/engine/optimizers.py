@@ -124,6 +124,7 @@ class Optimizer:
         # (params, grads, flat params, flat grads, keys) when they tile buffers
         self._flat: tuple | None = None
         self._flat_slots: dict[str, Any] = {}
+        self._scratch: list[Any] = []  # temporaries of the flat buffer's size
 
     def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """Clip, decay, then update every parameter in place; count the iteration.
@@ -141,8 +142,11 @@ class Optimizer:
         grads = self.clip(grads)
         if self.weight_decay:
             wd, lr = self.weight_decay, self.learning_rate
-            for w in params.values():
-                w -= w * wd * lr
+            for key, w in params.items():
+                t = self.scratch(key, w)
+                get_array_module(w).multiply(w, wd, out=t)
+                t *= lr
+                w -= t  # w - w wd lr
         if params:
             self.begin_step(next(iter(params.values())))
         for key, w in params.items():
@@ -181,6 +185,20 @@ class Optimizer:
         if key is FLAT:
             return self._flat_slot(name, w, fill)
         return self.state(f"{key}/{name}", w, w.shape, fill)
+
+    def scratch(self, key: str, w: Any, i: int = 0) -> Any:
+        """Temporary array `i` like `w`: kept from step to step for the flat
+        buffer (a multi-megabyte temporary costs more than the arithmetic on
+        it), a new one for a single tensor. Updates written with `out=` into
+        these give the same numbers as the plain expressions."""
+        if key is not FLAT:
+            return get_array_module(w).empty_like(w)
+        while len(self._scratch) <= i:
+            self._scratch.append(None)
+        t = self._scratch[i]
+        if t is None or t.shape != w.shape or t.dtype != w.dtype:
+            t = self._scratch[i] = get_array_module(w).empty_like(w)
+        return t
 
     def _flat_views(self, params: dict[str, Any], grads: dict[str, Any]) -> bool:
         """Do `params` and their `grads` tile one flat buffer each, in order?
@@ -333,15 +351,19 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
 
     def update(self, key: str, w: Any, g: Any) -> None:
+        xp = get_array_module(w)
         lr, m = self.learning_rate, self.momentum
+        step = xp.multiply(g, lr, out=self.scratch(key, w))  # lr g
         if m == 0:
-            w -= lr * g
+            w -= step
             return
         v = self.slot(key, "momentum", w)
         v *= m
-        v -= lr * g
+        v -= step
         if self.nesterov:
-            w += m * v - lr * g
+            t = xp.multiply(v, m, out=self.scratch(key, w, 1))
+            t -= step
+            w += t  # w + (m v - lr g)
         else:
             w += v
 
@@ -387,17 +409,24 @@ class RMSprop(Optimizer):
     def update(self, key: str, w: Any, g: Any) -> None:
         xp = get_array_module(w)
         rho = self.rho
+        t, d = self.scratch(key, w), self.scratch(key, w, 1)
         a = self.slot(key, "velocity", w)
         a *= rho
-        a += (1 - rho) * (g * g)
+        xp.multiply(g, g, out=t)
+        t *= 1 - rho
+        a += t  # rho a + (1 - rho) g^2
         if self.centered:
             mg = self.slot(key, "average_gradient", w)
             mg *= rho
-            mg += (1 - rho) * g
-            denominator = a - mg * mg + self.epsilon
+            mg += xp.multiply(g, 1 - rho, out=t)
+            xp.multiply(mg, mg, out=d)
+            xp.subtract(a, d, out=d)
+            d += self.epsilon  # a - mg^2 + eps
         else:
-            denominator = a + self.epsilon
-        increment = self.learning_rate * g / xp.sqrt(denominator)
+            xp.add(a, self.epsilon, out=d)
+        xp.sqrt(d, out=d)
+        increment = xp.multiply(g, self.learning_rate, out=t)
+        increment /= d  # lr g / sqrt(.)
         if self.momentum > 0:
             u = self.slot(key, "momentum", w)
             u *= self.momentum
@@ -457,13 +486,23 @@ class Adam(Optimizer):
         )
         m = self.slot(key, "momentum", w)
         v = self.slot(key, "velocity", w)
-        m += (1 - self.beta_1) * (g - m)
-        v += (1 - self.beta_2) * (g * g - v)
+        t, d = self.scratch(key, w), self.scratch(key, w, 1)
+        xp.subtract(g, m, out=t)
+        t *= 1 - self.beta_1
+        m += t  # m + (1 - beta_1)(g - m)
+        xp.multiply(g, g, out=t)
+        t -= v
+        t *= 1 - self.beta_2
+        v += t  # v + (1 - beta_2)(g^2 - v)
         if self.amsgrad:
             v_hat = self.slot(key, "velocity_hat", w)
             xp.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        w -= alpha * m / (xp.sqrt(v) + self.epsilon)
+        xp.multiply(m, alpha, out=t)
+        xp.sqrt(v, out=d)
+        d += self.epsilon
+        t /= d
+        w -= t  # w - alpha m / (sqrt(v) + eps)
 
 
 @optimizers.register("adamw")
