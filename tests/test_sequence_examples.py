@@ -85,6 +85,16 @@ def test_example_specs_are_valid_with_integer_ids_for_the_embedding():
 
 
 @pytest.mark.parametrize(
+    ("spec", "samples"),
+    [("elnino_lstm.yaml", "576 training / 144"), ("tokens_gru.yaml", "1600 training")],
+)
+def test_nncli_validate_accepts_the_examples(spec, samples):
+    result = runner.invoke(app, ["validate", str(SPECS / spec)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.stdout and samples in result.stdout
+
+
+@pytest.mark.parametrize(
     ("spec", "model"),
     [("elnino_lstm.yaml", "elnino_lstm"), ("tokens_gru.yaml", "tokens_gru")],
 )

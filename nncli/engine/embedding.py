@@ -51,6 +51,8 @@ class Embedding(Layer):
     size + 1).
     """
 
+    packable = True  # the gradient is zeroed and scattered into in place
+
     keras_difference = (
         "With mask_zero, a layer that cannot use the mask (flatten, conv, "
         "pooling, batch_normalization, ...) between the embedding and a "

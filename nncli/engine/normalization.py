@@ -69,6 +69,7 @@ class _Norm(Layer):
     """Shared parameters and affine part: y = gamma * xhat + beta."""
 
     NAME = ""
+    packable = True  # grads written in place, params only read
 
     def __init__(self, **options: Any) -> None:
         super().__init__()

@@ -163,6 +163,7 @@ class _RNN(Layer):
     NAME = ""
     GATES = 1  # blocks of `units` columns in the kernels
     takes_mask = True  # Sequential passes an embedding's padding mask (mask_zero)
+    packable = True  # grads written in place (out=, [...]), params only read
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
@@ -642,6 +643,9 @@ class Bidirectional(Layer):
     """
 
     takes_mask = True
+    # its params are its halves' own arrays: packing them into a flat buffer
+    # would rebind only this dict and leave the halves training stale copies
+    packable = False
 
     keras_difference = (
         "Weights are named forward_kernel, backward_kernel, ... instead of "
