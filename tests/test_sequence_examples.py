@@ -147,6 +147,20 @@ def test_token_ids_outside_the_vocabulary_are_a_data_error(tmp_path, bad, messag
     assert "not a token id" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_eval_and_predict_refuse_ids_outside_the_vocabulary(tmp_path):
+    spec = _token_spec(tmp_path, ["0,1,2,0", "3,4,4,1", "4,2,1,1"])
+    result = runner.invoke(app, ["train", "-q", str(spec), "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run = result.stdout.strip().splitlines()[-1]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,c,label\n1,2,3,0\n1,7,2,1\n")
+    for command in ("eval", "predict"):
+        out = runner.invoke(app, [command, run, "--data", str(bad)])
+        assert out.exit_code == 3, (command, out.output)
+        assert "token id 7 is outside [0, 5)" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
 def test_standardized_token_ids_are_refused(tmp_path):
     spec = _token_spec(tmp_path, ["0,1,2,0", "4,4,4,1"], ", standardize: true")
     with pytest.raises(DataError, match="data.standardize rescales them"):

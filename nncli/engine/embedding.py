@@ -16,6 +16,7 @@ from nncli.engine.layers import (
     layers,
 )
 from nncli.engine.options import ACTIVITY_DOC, attach_penalties, draw, finish
+from nncli.errors import DataError
 from nncli.registry import StrictModel
 
 Shape = tuple[int, ...]
@@ -33,8 +34,10 @@ class Embedding(Layer):
     """y[..., :] = embeddings[id]: a lookup of one output_dim row per id.
 
     Ids must be whole numbers in [0, input_dim); the data checks refuse any
-    other value before training, naming its file, row and column. Float
-    inputs are cast to integers, as Keras does. Keras 3 defaults: embeddings
+    other value before training, naming its file, row and column, and an id
+    outside the vocabulary in other data (eval, predict) is a DataError here
+    rather than a wrapped or clipped lookup. Float inputs are rounded to
+    integers (Keras casts them). Keras 3 defaults: embeddings
     drawn uniformly from [-0.05, 0.05) (initializer `uniform`). The gradient
     adds each output row's gradient into its id's row (a scatter-add), and
     the input gradient is zero (ids are not differentiable). An input of
@@ -98,6 +101,14 @@ class Embedding(Layer):
     def forward(self, x: Any, training: bool = False) -> tuple[Any, EmbeddingCache]:
         xp = self.xp
         ids = x if x.dtype.kind in "iu" else xp.rint(x).astype(xp.int64)
+        if ids.size:  # data a check has not seen (eval, predict): never wrap
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= self.input_dim:
+                bad = low if low < 0 else high
+                raise DataError(
+                    f"token id {bad} is outside [0, {self.input_dim}), the "
+                    f"embedding's vocabulary (input_dim {self.input_dim})"
+                )
         y = self.params["embeddings"][ids]  # (batch, ..., output_dim)
         return y, EmbeddingCache(ids, (x.shape, x.dtype), y)
 
