@@ -7,6 +7,7 @@ exactly this text, so the documented keys and defaults cannot drift.
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -171,5 +172,23 @@ def reference_markdown() -> str:
     return "\n".join(out)
 
 
+def update_readme(readme: Path) -> bool:
+    """Replace the generated block of `readme` in place; True if it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(START), text.index(END) + len(END)
+    new = text[:start] + reference_markdown() + text[end:]
+    if new == text:
+        return False
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(readme)
+    return True
+
+
 if __name__ == "__main__":
-    print(reference_markdown())
+    # in a checkout: rewrite README.md's block; installed elsewhere: print it
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if readme.exists() and START in readme.read_text(encoding="utf-8"):
+        print(f"{readme}: {'updated' if update_readme(readme) else 'current'}")
+    else:
+        print(reference_markdown())
