@@ -25,7 +25,7 @@ from nncli.cli import app
 SPEC = """\
 name: res
 seed: 5
-data: {dataset: {type: moons, n_samples: 3000, noise: 0.25}, validation_split: 0.2}
+data: {dataset: {type: moons, n_samples: 15000, noise: 0.25}, validation_split: 0.2}
 model:
   input_shape: [2]
   layers:
@@ -138,7 +138,8 @@ def test_stopped_by_a_signal_then_resumed_is_identical(tmp_path, straight, sig, 
     spec = _spec(tmp_path, 12)
     proc = _start(spec, tmp_path / "runs")
     run = _wait_for_run(tmp_path / "runs", proc, 1)
-    time.sleep(random.Random(sig).uniform(0.0, 0.8))  # within epochs 1-7
+    # epochs take ~0.25 s here: the signal lands within epochs 2-5 of 12
+    time.sleep(random.Random(sig).uniform(0.0, 0.8))
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode == code
