@@ -20,6 +20,11 @@ class Batches:
     or is None when `weights` is None (every sample weighs 1). With `shuffle`,
     each epoch draws a new permutation from `rng`, so the order depends only on
     the seed and on how many epochs came before.
+
+    The host arrays are cast once, here; a shuffled epoch gathers them in
+    its order into buffers kept from epoch to epoch (one copy of the data),
+    and every batch is a slice of those: no per-batch gather or cast. A
+    batch is therefore valid until the next epoch starts.
     """
 
     def __init__(
@@ -42,6 +47,14 @@ class Batches:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.y_dtype = np.int64 if np.issubdtype(y.dtype, np.integer) else None
         self.x_dtype = np.int64 if np.issubdtype(x.dtype, np.integer) else None
+        host = [  # what each batch becomes on the backend, cast once
+            np.asarray(x, dtype=self.x_dtype or backend.dtype),
+            np.asarray(y, dtype=self.y_dtype or backend.dtype),
+        ]
+        if weights is not None:
+            host.append(np.asarray(weights, dtype=backend.dtype))
+        self._host = host
+        self._shuffled: list[np.ndarray] | None = None  # reused every epoch
 
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
@@ -52,18 +65,18 @@ class Batches:
 
     def epoch(self) -> Iterator[tuple[Any, Any, Any]]:
         n = len(self.x)
-        order = self.rng.permutation(n) if self.shuffle else None
+        arrays = self._host
+        if self.shuffle:
+            order = self.rng.permutation(n)
+            if self._shuffled is None:
+                self._shuffled = [np.empty_like(a) for a in arrays]
+            for a, out in zip(arrays, self._shuffled):
+                np.take(a, order, axis=0, out=out, mode="clip")  # one gather
+            arrays = self._shuffled
+        to_backend = self.backend.asarray  # no copy for numpy: same dtype
         for start in range(0, n, self.batch_size):
-            idx = (
-                slice(start, start + self.batch_size)
-                if order is None
-                else (order[start : start + self.batch_size])
-            )
-            xb = self.backend.asarray(self.x[idx], dtype=self.x_dtype)  # (batch, ...)
-            yb = self.backend.asarray(self.y[idx], dtype=self.y_dtype)
-            wb = (
-                None
-                if self.weights is None
-                else self.backend.asarray(self.weights[idx])
-            )
+            part = slice(start, start + self.batch_size)
+            xb = to_backend(arrays[0][part], dtype=arrays[0].dtype)  # (batch, ...)
+            yb = to_backend(arrays[1][part], dtype=arrays[1].dtype)
+            wb = None if len(arrays) < 3 else to_backend(arrays[2][part])
             yield xb, yb, wb  # wb: (batch,) in backend.dtype
