@@ -29,7 +29,8 @@ weights). Scalars stay Python floats, so float32 arrays are never upcast.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+import os
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
@@ -67,6 +68,16 @@ LearningRate = Annotated[
 ]
 _EPS = "Added for numerical stability (see the formula for where)."
 FLAT = "<all parameters>"  # the key of the whole flat buffer in `step`
+# A flat buffer at least this long is updated in parts, one thread each
+# (numpy releases the GIL in its loops); below it a thread costs more.
+PARTS_MIN_SIZE = 1 << 18
+
+
+class _Part(NamedTuple):
+    """The key of elements [lo, hi) of the flat buffer, for one thread."""
+
+    lo: int
+    hi: int
 
 
 class Optimizer:
@@ -125,6 +136,8 @@ class Optimizer:
         self._flat: tuple | None = None
         self._flat_slots: dict[str, Any] = {}
         self._scratch: list[Any] = []  # temporaries of the flat buffer's size
+        self._parts_ready = False  # may the flat update run in parts?
+        self._pool: Any = None  # the threads that update the parts
 
     def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
         """Clip, decay, then update every parameter in place; count the iteration.
@@ -149,8 +162,12 @@ class Optimizer:
                 w -= t  # w - w wd lr
         if params:
             self.begin_step(next(iter(params.values())))
-        for key, w in params.items():
-            self.update(key, w, grads[key])
+        if flat and self._parts_ready and self._update_in_parts(params, grads):
+            pass
+        else:
+            for key, w in params.items():
+                self.update(key, w, grads[key])
+            self._parts_ready = bool(flat)  # its slots and scratch now exist
         self.iterations += 1
         if self.schedule is not None:  # the rate of the next step, as Keras logs it
             self.learning_rate = self.schedule(self.iterations)
@@ -184,6 +201,8 @@ class Optimizer:
         """The slot `name` of parameter `key`: `fill` on first use, like `w`."""
         if key is FLAT:
             return self._flat_slot(name, w, fill)
+        if isinstance(key, _Part):  # made by the first, whole-buffer step
+            return self._flat_slots[name][key.lo : key.hi]
         return self.state(f"{key}/{name}", w, w.shape, fill)
 
     def scratch(self, key: str, w: Any, i: int = 0) -> Any:
@@ -191,6 +210,8 @@ class Optimizer:
         buffer (a multi-megabyte temporary costs more than the arithmetic on
         it), a new one for a single tensor. Updates written with `out=` into
         these give the same numbers as the plain expressions."""
+        if isinstance(key, _Part):  # made by the first, whole-buffer step
+            return self._scratch[i][key.lo : key.hi]
         if key is not FLAT:
             return get_array_module(w).empty_like(w)
         while len(self._scratch) <= i:
@@ -223,7 +244,33 @@ class Optimizer:
             return False
         if known is None or known[2] is not flat_w:
             self._flat_slots = {}  # slots of another buffer: rebuilt from self.slots
+            self._parts_ready = False
         self._flat = (ws, gs, flat_w, flat_g, list(params))
+        return True
+
+    def _update_in_parts(self, params: dict[str, Any], grads: dict[str, Any]) -> bool:
+        """Update a large flat numpy buffer in equal parts, one thread each
+        (elementwise rules: the same numbers as one call); False if not worth it."""
+        w, g = params[FLAT], grads[FLAT]
+        if w.size < PARTS_MIN_SIZE or not hasattr(w, "ctypes"):  # cupy: no
+            return False
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            n_threads = _cpu_threads()
+            if n_threads < 2:
+                return False
+            self._pool = ThreadPoolExecutor(n_threads, "nncli-optimizer")
+            self._pool_threads = n_threads
+        n_threads = self._pool_threads
+        cuts = [w.size * i // n_threads for i in range(n_threads + 1)]
+        parts = [_Part(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+        done = [
+            self._pool.submit(self.update, p, w[p.lo : p.hi], g[p.lo : p.hi])
+            for p in parts
+        ]
+        for future in done:
+            future.result()  # re-raises a failed part's error
         return True
 
     def _flat_slot(self, name: str, flat_w: Any, fill: float) -> Any:
@@ -280,8 +327,24 @@ class Optimizer:
         self.iterations = int(state["iterations"])
         self.slots = {k: v.copy() for k, v in state["slots"].items()}
         self._flat_slots = {}  # rebuilt from the loaded slots on the next step
+        self._parts_ready = False
         if self.schedule is not None:
             self.learning_rate = self.schedule(self.iterations)
+
+
+def _cpu_threads() -> int:
+    """Threads for a parts update: the CPUs this process may use, at most 4,
+    and no more than OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when set, so a
+    one-thread setting holds for the optimizer too."""
+    if hasattr(os, "sched_getaffinity"):
+        n = len(os.sched_getaffinity(0))
+    else:
+        n = os.cpu_count() or 1
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            n = min(n, int(value))
+    return min(n, 4)
 
 
 def _tiled(arrays: tuple[Any, ...]) -> Any:

@@ -450,8 +450,16 @@ def _tiling(be, shapes, rng, scale=1.0):
     return out
 
 
+@pytest.mark.parametrize("parts", [False, True], ids=["whole", "parts"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=case_id)
-def test_one_flat_buffer_update_equals_the_per_tensor_loop(cfg, backend):
+def test_one_flat_buffer_update_equals_the_per_tensor_loop(
+    cfg, parts, backend, monkeypatch
+):
+    import nncli.engine.optimizers as optimizers_module
+
+    if parts:  # every buffer is large enough, two threads
+        monkeypatch.setattr(optimizers_module, "PARTS_MIN_SIZE", 1)
+        monkeypatch.setattr(optimizers_module, "_cpu_threads", lambda: 2)
     be = Backend.from_name(backend.name)
     rng = np.random.default_rng(1)
     shapes = [(3, 2), (2,), (2, 4), (4,)]
@@ -466,6 +474,8 @@ def test_one_flat_buffer_update_equals_the_per_tensor_loop(cfg, backend):
         flat_opt.step(flat_p, flat_g)
         loop_opt.step(loop_p, {k: g.copy() for k, g in flat_g.items()})
     assert (flat_opt._flat is not None) == ("clipnorm" not in cfg)
+    threaded = parts and "clipnorm" not in cfg and backend.name == "numpy"
+    assert (flat_opt._pool is not None) == threaded
     # a global norm summed over one buffer rounds differently, nothing else
     exact = "global_clipnorm" not in cfg
     for k in flat_p:
