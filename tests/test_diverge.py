@@ -79,3 +79,84 @@ def test_replay_finds_nothing_when_training_is_healthy(tmp_path):
     cbs = make_callbacks(session)
     state = checkpoint.capture(session.model, 0, shuffle, cbs)
     assert replay(session.model, train_b, shuffle, state, cbs, 1, 40) is None
+
+
+# the loss is computed before each update, so an infinite gradient in the
+# epoch's last batch shows only in the weights: the row 1.5e19 comes last
+LAST_ROW = """\
+name: last
+data: {train: big.csv, target: y}
+model:
+  input_shape: [1]
+  layers:
+    - {type: dense, units: 1, kernel_initializer: {type: constant, value: 1.0}}
+loss: mse
+optimizer: {type: sgd, learning_rate: 0.01}
+epochs: 2
+batch_size: 1
+shuffle: false
+"""
+
+
+def _error_line(result) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_weight_broken_by_the_epochs_last_batch_is_traced(tmp_path):
+    rows = [f"{i / 10},{i / 10}" for i in range(20)] + ["1.5e19,1"]
+    (tmp_path / "big.csv").write_text("x,y\n" + "\n".join(rows) + "\n")
+    result = _run(tmp_path, LAST_ROW)
+    assert result.exit_code == 4, result.output
+    msg = _error_line(result)
+    assert "layers.0.kernel became non-finite in epoch 1" in msg
+    assert "found after its last batch, 21" in msg
+    assert "every batch loss was finite, the last 2.25e+38" in msg
+    assert "it began at epoch 1, batch 21: the gradient of layers.0.kernel" in msg
+    assert "gradient norms: layers.0.kernel inf" in msg
+    assert "the initial weights kept" in msg
+    run = next((tmp_path / "runs").iterdir())
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+
+
+# the learning rate quadruples every step: the weights stay finite a while
+# longer than the validation loss does
+GROWING_RATE = """\
+name: grow
+data: {dataset: {type: moons, n_samples: 200}, validation_split: 0.2}
+model:
+  input_shape: [2]
+  layers:
+    - {type: dense, units: 8, activation: relu}
+    - {type: dense, units: 1}
+loss: mse
+optimizer:
+  type: sgd
+  learning_rate: {type: exponential_decay, initial_learning_rate: 0.01,
+                  decay_steps: 1, decay_rate: 4}
+epochs: 10
+batch_size: 200
+"""
+
+
+def test_a_validation_loss_alone_going_non_finite_is_explained(tmp_path):
+    result = _run(tmp_path, GROWING_RATE)
+    assert result.exit_code == 4, result.output
+    msg = _error_line(result)
+    assert "the validation loss (val_loss) became inf at epoch 8" in msg
+    assert "while the training loss was finite" in msg
+    run = next((tmp_path / "runs").iterdir())
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 7  # header and epochs 1-7
+    last_val = float(rows[-1].split(",")[rows[0].split(",").index("val_loss")])
+    assert f"last finite val_loss {last_val:.6g} at epoch 7" in msg
+    assert "learning rate now 655.36" in msg
+    assert "it began at epoch 8, validation batch 1: " in msg
+    assert "gradient norms of the last training batch: layers.0.kernel" in msg
+    assert "weights of epoch 7 kept" in msg
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["epochs_run"] == 7
+    ok = runner.invoke(app, ["eval", str(run), "--json"])  # epoch 7's weights
+    assert ok.exit_code == 0, ok.output
+    assert np.isfinite(json.loads(ok.stdout)["metrics"]["loss"])

@@ -27,11 +27,25 @@ class Finding:
     what: str  # "the output of layer 2 (dense) was not finite", ...
     last_finite_loss: float | None
     grad_norms: dict[str, float] = field(default_factory=dict)
+    batch: str = "batch"  # or "validation batch"
+    norms_label: str = "gradient norms"
 
     def describe(self) -> str:
-        norms = ", ".join(f"{k} {v:.3g}" for k, v in self.grad_norms.items())
-        text = f"it began at epoch {self.epoch}, batch {self.step}: {self.what}"
-        return text + (f" (gradient norms: {norms})" if norms else "")
+        where = f", {self.batch} {self.step}" if self.step else ""
+        text = f"it began at epoch {self.epoch}{where}: {self.what}"
+        return text + describe_norms(self.grad_norms, self.norms_label)
+
+
+def describe_norms(norms: dict[str, float], what: str = "gradient norms") -> str:
+    """' (gradient norms: layers.0.kernel 1.2, ...)', or '' for none."""
+    text = ", ".join(f"{k} {v:.3g}" for k, v in norms.items())
+    return f" ({what}: {text})" if text else ""
+
+
+def grad_norms(network: Any) -> dict[str, float]:
+    """The norm of every gradient as it is now (the last step's)."""
+    be = network.backend
+    return {k: _norm(be, g) for k, g in network.grads().items()}
 
 
 def _finite(backend: Any, a: Any) -> bool:
@@ -71,7 +85,7 @@ def _replay(model, batches, shuffle_rng, state, callbacks, epoch, step):
         x, y, *rest = batch
 
         def found(what: str, norms: bool = False) -> Finding:
-            grads = {k: _norm(be, g) for k, g in net.grads().items()} if norms else {}
+            grads = grad_norms(net) if norms else {}
             return Finding(epoch, i, what, last, grads)  # noqa: B023
 
         saved = [g.bit_generator.state for g in gens]
@@ -96,4 +110,43 @@ def _replay(model, batches, shuffle_rng, state, callbacks, epoch, step):
             if not _finite(be, p):
                 return found(f"{name} was not finite after the update", norms=True)
         last = value
+    return None
+
+
+def validation(model: Any, batches: Any, epoch: int) -> Finding | None:
+    """Where the validation loss of epoch `epoch` went non-finite: the first
+    validation batch whose layer output or loss is not finite, with the
+    gradient norms of the last training step (None if nothing turns up)."""
+    with np.errstate(all="ignore"):
+        return _validation(model, batches, epoch)
+
+
+def _validation(model: Any, batches: Any, epoch: int) -> Finding | None:
+    net, be = model.network, model.network.backend
+    norms = grad_norms(net)
+
+    def found(step: int, what: str) -> Finding:
+        label = "gradient norms of the last training batch"
+        return Finding(epoch, step, what, None, norms, "validation batch", label)
+
+    for i, (x, y, w) in enumerate(batches.epoch(), 1):
+        h = x
+        for j, layer in enumerate(net.layers):
+            h, _ = layer.forward(h, training=False)
+            if not _finite(be, h):
+                kind = layer.get_config()["type"]
+                return found(i, f"the output of layer {j} ({kind}) was not finite")
+        per_sample, _ = model.evaluate_step(x, y, w)
+        if not _finite(be, per_sample):
+            return found(i, "every layer output was finite, the loss was not")
+        if not math.isfinite(float(per_sample.sum())):
+            largest = float(be.to_numpy(per_sample).max())
+            what = (
+                "the sum of its sample losses overflowed (the largest was "
+                f"{largest:.3g})"
+            )
+            return found(i, what)
+    penalty = float(net.regularization())
+    if not math.isfinite(penalty):
+        return found(0, f"the weight penalty was {penalty}")
     return None

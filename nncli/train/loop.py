@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nncli.data.batches import Batches
+from nncli.engine.backend import get_array_module
 from nncli.engine.metrics import Metric
 from nncli.engine.network import Model
 
@@ -42,11 +43,18 @@ class EpochEvent:
 
 @dataclass
 class DivergedEvent:
+    """Training went non-finite. `kind` says what was found: "loss" (the loss
+    of batch `step`), "weights" (the parameter `name` after the epoch's last
+    update, batch `step`) or "val_loss" (the validation loss; `logs` are the
+    epoch's)."""
+
     epoch: int
     step: int
-    value: float  # the non-finite loss
-    last_finite: float | None
+    value: float  # the non-finite loss (NaN for kind "weights")
+    last_finite: float | None  # the last finite batch loss
     logs: dict[str, float] = field(default_factory=dict)
+    kind: str = "loss"
+    name: str | None = None
 
 
 Event = StepEvent | EpochEvent | DivergedEvent
@@ -75,12 +83,15 @@ def train_epochs(
     loss with sample weights w is sum(w * l) / batch_size (Keras's
     sum_over_batch_size). Metrics are exact sums over the epoch's samples and
     ignore the weights (Keras's `metrics`, not `weighted_metrics`).
+
+    A non-finite batch loss, weight (at the epoch's end) or validation loss
+    yields a DivergedEvent and ends the generator.
     """
     last_finite: float | None = None
     for epoch in range(start_epoch + 1, epochs + 1):
         started = time.perf_counter()
         train_metrics = make_metrics()
-        total, seen = 0.0, 0
+        total, seen, step = 0.0, 0, 0
         for step, (x, y, w) in enumerate(train.epoch(), 1):
             value = train_batch(model, x, y, w, train_metrics)
             if not math.isfinite(value):
@@ -90,6 +101,15 @@ def train_epochs(
             n = len(x)
             total, seen = total + value * n, seen + n
             yield StepEvent(epoch, step, len(train), total / seen, train_metrics)
+        # the loss is computed before each update, so the last update of the
+        # epoch (an infinite gradient, say) shows only in the weights: one
+        # check per epoch, not per step (a replay finds the batch on failure)
+        broken = first_non_finite(model.network.params())
+        if broken is not None:
+            yield DivergedEvent(
+                epoch, step, math.nan, last_finite, kind="weights", name=broken
+            )
+            return
         logs = {"loss": total / seen}
         logs.update({k: m.result() for k, m in train_metrics.items()})
         if val is not None:
@@ -98,7 +118,20 @@ def train_epochs(
             )
         logs["learning_rate"] = float(model.optimizer.learning_rate)
         logs["seconds"] = time.perf_counter() - started
+        if not math.isfinite(logs.get("val_loss", 0.0)):
+            yield DivergedEvent(
+                epoch, step, logs["val_loss"], last_finite, logs, kind="val_loss"
+            )
+            return
         yield EpochEvent(epoch, logs)
+
+
+def first_non_finite(params: dict[str, Any]) -> str | None:
+    """The name of the first parameter holding NaN or inf (one sync per array)."""
+    for name, p in params.items():
+        if not bool(get_array_module(p).isfinite(p).all()):
+            return name
+    return None
 
 
 def train_batch(

@@ -234,11 +234,10 @@ def train(
                         break
                     continue
                 if isinstance(event, DivergedEvent):
-                    finding = _diagnose(
-                        session, train_b, shuffle_rng, cbs, record, event
-                    )
                     raise DivergedError(
-                        _diverged_message(event, record.epochs, finding)
+                        _diverged(
+                            session, train_b, val_b, shuffle_rng, cbs, record, event
+                        )
                     )
                 decisions = [
                     cb.on_epoch_end(event.epoch, event.logs, model) for cb in cbs
@@ -551,24 +550,9 @@ class _Record:
         names: list[str] = (),
     ) -> None:
         """Keep a finished epoch for the next flush, after writing the
-        model_checkpoint files `names`; a non-finite loss or weight means
-        divergence, and nothing of that epoch is kept."""
+        model_checkpoint files `names` (the loop has checked the losses and
+        weights: a non-finite one ends in a DivergedEvent, not here)."""
         row = {"epoch": event.epoch, **event.logs}
-        bad = [
-            k for k in ("loss", "val_loss") if k in row and not math.isfinite(row[k])
-        ]
-        if bad:
-            raise DivergedError(
-                f"training diverged: {bad[0]} became {row[bad[0]]} at epoch "
-                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate "
-                "or check the scale of the data"
-            )
-        broken = [k for k, v in state.weights.items() if not np.isfinite(v).all()]
-        if broken:
-            raise DivergedError(
-                f"training diverged: {broken[0]} became non-finite in epoch "
-                f"{event.epoch}; {self._kept()}; try a lower optimizer.learning_rate"
-            )
         for name in names:  # before any checkpoint that counts them as written
             self.save_named(name, event.epoch, state.weights)
         self.state = state  # host copies: later steps do not change them
@@ -615,7 +599,7 @@ class _Record:
         self.writer.write_summary(self.summary)
         self.flushed = time.monotonic()
 
-    def _kept(self) -> str:
+    def kept(self) -> str:
         return (
             f"weights of epoch {self.epochs} kept"
             if self.epochs
@@ -674,7 +658,7 @@ class _Record:
         elif isinstance(e, DivergedError):
             msg, status, err = str(e), "diverged", e
         elif isinstance(e, MemoryError):
-            msg = f"out of memory in epoch {len(self.rows) + 1}; {self._kept()}"
+            msg = f"out of memory in epoch {len(self.rows) + 1}; {self.kept()}"
             status, err = "failed", RunError(msg)
         else:
             msg, status, err = str(e) or type(e).__name__, "failed", e
@@ -694,6 +678,71 @@ def _number(text: str) -> float | int:
 
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+
+def _diverged(
+    session: Session,
+    train_b: Any,
+    val_b: Any,
+    shuffle_rng: Any,
+    cbs: list[Any],
+    record: _Record,
+    event: DivergedEvent,
+) -> str:
+    """The one-line diagnosis of a divergence: when, what went non-finite,
+    where it began (a replay of the epoch, or a look at the validation
+    batches), the last finite loss, the gradient norms and what was kept."""
+    from nncli.train.diagnose import describe_norms, grad_norms
+
+    last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
+    advice = "try a lower optimizer.learning_rate or check the scale of the data"
+    if event.kind == "val_loss":
+        return _diverged_validation(session, val_b, record, event, advice)
+    norms = grad_norms(session.model.network)  # the failing step's, before a replay
+    finding = _diagnose(session, train_b, shuffle_rng, cbs, record, event)
+    where = (
+        f"; {finding.describe()}"
+        if finding is not None
+        else describe_norms(norms, "gradient norms of that batch")
+    )
+    if event.kind == "weights":
+        what = (
+            f"{event.name} became non-finite in epoch {event.epoch} (found after "
+            f"its last batch, {event.step}; every batch loss was finite, the last "
+            f"{last})"
+        )
+    else:
+        what = (
+            f"the loss became {event.value} at epoch {event.epoch}, batch "
+            f"{event.step} (last finite batch loss {last})"
+        )
+    return f"training diverged: {what}{where}; {record.kept()}; {advice}"
+
+
+def _diverged_validation(
+    session: Session, val_b: Any, record: _Record, event: DivergedEvent, advice: str
+) -> str:
+    """The diagnosis when only the validation loss went non-finite."""
+    from nncli.train.diagnose import validation
+
+    try:
+        finding = validation(session.model, val_b, event.epoch)
+    except Exception:  # a diagnosis must never hide the divergence itself
+        finding = None
+    finite = [r for r in record.rows if math.isfinite(r.get("val_loss", math.nan))]
+    before = (
+        f"last finite val_loss {finite[-1]['val_loss']:.6g} at epoch "
+        f"{finite[-1]['epoch']}"
+        if finite
+        else "no finite val_loss before"
+    )
+    where = f"; {finding.describe()}" if finding is not None else ""
+    return (
+        f"training diverged: the validation loss (val_loss) became {event.value} "
+        f"at epoch {event.epoch} while the training loss was finite "
+        f"({event.logs['loss']:.6g}; {before}; learning rate now "
+        f"{event.logs['learning_rate']:.6g}){where}; {record.kept()}; {advice}"
+    )
 
 
 def _diagnose(
@@ -720,23 +769,6 @@ def _diagnose(
         )
     except Exception:  # a diagnosis must never hide the divergence itself
         return None
-
-
-def _diverged_message(
-    event: DivergedEvent, epochs_saved: int, finding: Any = None
-) -> str:
-    last = f"{event.last_finite:.6g}" if event.last_finite is not None else "none"
-    saved = (
-        f"weights of epoch {epochs_saved} kept"
-        if epochs_saved
-        else "the initial weights kept"
-    )
-    where = f"; {finding.describe()}" if finding is not None else ""
-    return (
-        f"training diverged: the loss became {event.value} at epoch {event.epoch}, "
-        f"batch {event.step} (last finite batch loss {last}){where}; {saved}; "
-        "try a lower optimizer.learning_rate"
-    )
 
 
 def dead_units(session: Session, max_samples: int = 2048) -> list[str]:
