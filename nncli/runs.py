@@ -146,16 +146,96 @@ def _flatten(values: list[Any], path: str, out: dict[str, list[Any]]) -> None:
         if all(isinstance(v, list) for v in values) and any(
             isinstance(x, dict) for v in values for x in v
         ):
-            for i in range(max(len(v) for v in values)):
+            for idx in align(values):
                 _flatten(
-                    [v[i] if i < len(v) else ABSENT for v in values],
-                    f"{path}[{i}]",
+                    [v[i] if i is not None else ABSENT for v, i in zip(values, idx)],
+                    _entry_path(path, idx, out),
                     out,
                 )
             return
     values = [None if v is ABSENT else v for v in values]  # absent = null
     if any(v != values[0] for v in values[1:]):
         out[path] = values
+
+
+def _signature(item: Any) -> Any:
+    """What makes two list entries the same layer when lists are aligned: the
+    type and, for a layer, its activation's type (units may differ)."""
+    if not isinstance(item, dict):
+        return repr(item)
+    act = item.get("activation")
+    return item.get("type"), act.get("type") if isinstance(act, dict) else act
+
+
+def align(lists: list[list[Any]]) -> list[list[int | None]]:
+    """Rows of indices, one per list (None where a list lacks the entry).
+
+    Each list is matched to the first by entry type (a longest common
+    subsequence, earliest entries paired first), so a layer removed from the
+    middle is one row of its own, not a change in every layer after it.
+    Unmatched entries between two matches are paired one for one.
+    """
+    first = [_signature(x) for x in lists[0]]
+    rows = {(i, 0, 0): [i] + [None] * (len(lists) - 1) for i in range(len(first))}
+    for k, items in enumerate(lists[1:], 1):
+        pairs, gap_a, gap_b = [], [], []
+        for i, j in _lcs(first, [_signature(x) for x in items]) + [(None, None)]:
+            if i is not None and j is not None or i is j is None:
+                n = min(len(gap_a), len(gap_b))  # replaced one for one
+                pairs += list(zip(gap_a[:n], gap_b[:n]))
+                after = gap_a[n - 1] if n else (pairs[-1][0] if pairs else -1)
+                for jj in gap_b[n:]:  # only in this list: a row of its own
+                    row = [None] * len(lists)
+                    row[k] = jj
+                    rows[(after + 0.5, k, jj)] = row
+                gap_a, gap_b = [], []
+                if i is not None:
+                    pairs.append((i, j))
+            elif i is not None:
+                gap_a.append(i)
+            else:
+                gap_b.append(j)
+        for i, j in pairs:
+            rows[(i, 0, 0)][k] = j
+    return [rows[key] for key in sorted(rows)]
+
+
+def _lcs(a: list[Any], b: list[Any]) -> list[tuple[int | None, int | None]]:
+    """a and b merged: (i, j) for a match, (i, None) / (None, j) for an entry
+    only one has; of the longest matchings, the one pairing earliest."""
+    n, m = len(a), len(b)
+    best = [[0] * (m + 1) for _ in range(n + 1)]  # LCS of a[i:], b[j:]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            best[i][j] = (
+                best[i + 1][j + 1] + 1
+                if a[i] == b[j]
+                else max(best[i + 1][j], best[i][j + 1])
+            )
+    out: list[tuple[int | None, int | None]] = []
+    i = j = 0
+    while i < n or j < m:
+        if i < n and j < m and a[i] == b[j] and best[i][j] == best[i + 1][j + 1] + 1:
+            out.append((i, j))
+            i, j = i + 1, j + 1
+        elif j >= m or (i < n and best[i + 1][j] >= best[i][j + 1]):
+            out.append((i, None))
+            i += 1
+        else:
+            out.append((None, j))
+            j += 1
+    return out
+
+
+def _entry_path(path: str, idx: list[int | None], taken: dict) -> str:
+    """`model.layers[2]` when the entry has one index in every run that has
+    it, else its index in each run: `model.layers[3→2]`, `[2→-]` (absent)."""
+    present = {i for i in idx if i is not None}
+    if len(present) == 1:
+        one = f"{path}[{present.pop()}]"
+        if not any(k == one or k.startswith(one + ".") for k in taken):
+            return one
+    return f"{path}[{'→'.join('-' if i is None else str(i) for i in idx)}]"
 
 
 def spec_differences(specs: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -252,12 +332,18 @@ def fmt_seconds(s: float | None) -> str:
 
 def runs_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of `nncli runs`. When every run has the same key metric
-    its name heads the `final` column; otherwise a `metric` column names it."""
+    its name heads the `final` column; otherwise a `metric` column names it.
+    The loss column is the final validation loss (`val_loss`), or, for a run
+    without validation data, its training loss, marked `(loss)` when other
+    runs show val_loss (headed `loss` when no run has validation data)."""
     metrics = {r["metric"] for r in runs if r["status"] != "unreadable"}
     shared = len(metrics) == 1 and None not in metrics
     header = ["run", "started", "status", "epochs"]
     header += [next(iter(metrics))] if shared else ["metric", "final"]
-    header += ["best", "loss", "wall"]
+    readable = [r for r in runs if r["status"] != "unreadable"]
+    validated = [("val_loss" in r["final"]) for r in readable]
+    header += ["best", "val_loss" if any(validated) else "loss", "wall"]
+    mixed = any(validated) and not all(validated)  # name the odd ones' column
     rows = []
     for r in runs:
         if r["status"] == "unreadable":
@@ -277,7 +363,8 @@ def runs_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         row += [
             fmt_value(final.get(metric)),
             f"{top['value']:.4f} @{top['epoch']}" if top else "-",
-            fmt_value(final.get(loss)),
+            fmt_value(final.get(loss))
+            + (" (loss)" if mixed and loss == "loss" and loss in final else ""),
             fmt_seconds(r["wall_seconds"]),
         ]
         rows.append(row)
@@ -290,7 +377,7 @@ def compare_tables(
     """(title, header, rows) for the spec differences and the metrics."""
     runs = result["runs"]
     diffs = [
-        [path] + [_short(v) for v in values]
+        [path] + _cells(path, values)
         for path, values in result["spec_differences"].items()
     ]
     metrics = []
@@ -319,6 +406,48 @@ def verdict(result: dict[str, Any]) -> str:
         f"best on {result['metric']} ({way} is better): {who}{tie} "
         f"with {best['value']:.4f}"
     )
+
+
+def _cells(path: str, values: list[Any]) -> list[str]:
+    """A spec difference's cells. A list entry (a layer) some runs lack is
+    summarised, `added: ...` where the first run lacks it, and `removed` in
+    the runs without one the first run has."""
+    entry = path.endswith("]") and any(isinstance(v, dict) for v in values)
+    if not (entry and None in values):
+        return [_short(v) for v in values]
+    layers = path.rsplit("[", 1)[0].endswith("layers")
+    cells = []
+    for k, v in enumerate(values):
+        if v is None:
+            cells.append("removed" if k and values[0] is not None else "-")
+        else:
+            text = _entry_text(v, layers) if isinstance(v, dict) else _short(v)
+            cells.append(f"added: {text}" if values[0] is None else text)
+    return cells
+
+
+def _entry_text(entry: dict[str, Any], layer: bool) -> str:
+    """A list entry in a few words: its type, then the options that differ
+    from the layer's defaults (named things by their name), e.g.
+    `dense, units: 2, activation: relu`."""
+    defaults: dict[str, Any] = {}
+    if layer:
+        try:
+            import nncli.engine  # noqa: F401  (fills the layer registry)
+            from nncli.engine.layers import layers
+
+            fields = layers.get(str(entry.get("type"))).Config.model_fields
+            defaults = {k: f.default for k, f in fields.items() if not f.is_required()}
+        except Exception:  # a layer this version does not know: show all
+            defaults = {}
+    parts = [str(entry.get("type"))]
+    for key, value in entry.items():
+        name = value.get("type") if isinstance(value, dict) else value
+        default = defaults.get(key, ABSENT)
+        if key == "type" or value is None or value == default or name == default:
+            continue
+        parts.append(f"{key}: {_short(name)}")
+    return _short(", ".join(parts))
 
 
 def _short(v: Any, width: int = 120) -> str:

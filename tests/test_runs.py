@@ -104,13 +104,14 @@ def test_runs_prints_a_table_and_marks_damaged_runs(two_runs, tmp_path):
         "epochs",
         "val_accuracy",
         "best",
-        "loss",
+        "val_loss",  # what the column shows, not the training loss
         "wall",
     ]
     assert len(lines) == 3 and not any("notes" in ln for ln in lines)
     by_name = {ln.split()[0]: ln.split() for ln in lines[1:]}
     row = by_name[small.name]
     assert row[3] == "completed" and row[4] == "2/2"
+    assert row[8] == f"{metrics_csv(small)[-1]['val_loss']:.4f}"
     assert by_name[large.name][1:3] == ["-", "unreadable"]
     assert not any(c in result.stdout for c in "\x1b\r")
 
@@ -168,6 +169,69 @@ def test_spec_differences_show_a_layer_only_one_model_has():
         "model.layers[1]": [None, {"type": "dropout"}],
         "seed": [0, None],
     }
+
+
+def test_runs_names_the_loss_it_shows_when_some_runs_lack_validation(two_runs):
+    from nncli.runs import describe, runs_table
+
+    _, small, large = two_runs
+    runs = [describe(small), describe(large)]
+    del runs[1]["final"]["val_loss"]  # as a run without validation data
+    header, rows = runs_table(runs)
+    assert header[6] == "val_loss"
+    assert rows[0][6] == f"{runs[0]['final']['val_loss']:.4f}"
+    assert rows[1][6] == f"{runs[1]['final']['loss']:.4f} (loss)"
+    for r in runs:
+        r["final"].pop("val_loss", None)
+    assert runs_table(runs)[0][6] == "loss"
+
+
+def test_compare_matches_layers_by_type_so_a_removed_layer_is_one_row():
+    from nncli.runs import compare_tables
+
+    def dense(units, act="relu"):
+        return {"type": "dense", "units": units, "activation": {"type": act}}
+
+    small = {"model": {"layers": [dense(3), dense(4), dense(2), dense(1, "sigmoid")]}}
+    large = {"model": {"layers": [dense(32), dense(32), dense(1, "sigmoid")]}}
+    diffs = spec_differences([small, large])
+    assert diffs == {
+        "model.layers[0].units": [3, 32],
+        "model.layers[1].units": [4, 32],
+        "model.layers[2]": [dense(2), None],  # the output layers are not compared
+    }
+    large["model"]["layers"][2]["units"] = 2  # now it differs, at another index
+    diffs = spec_differences([small, large])
+    assert diffs["model.layers[3→2].units"] == [1, 2]
+    result = {"runs": ["a", "b"], "spec_differences": diffs, "metrics": {}}
+    rows = {r[0]: r[1:] for r in compare_tables(result)[0][2]}
+    assert rows["model.layers[2]"] == ["dense, units: 2, activation: relu", "removed"]
+    back = spec_differences([large, small])  # the other way round: added
+    result = {"runs": ["b", "a"], "spec_differences": back, "metrics": {}}
+    rows = {r[0]: r[1:] for r in compare_tables(result)[0][2]}
+    assert rows["model.layers[2]"] == ["-", "added: dense, units: 2, activation: relu"]
+    assert rows["model.layers[2→3].units"] == ["2", "1"]
+
+
+def test_compare_text_of_the_two_moons_specs_is_one_line_per_change(tmp_path):
+    specs = Path(__file__).resolve().parents[1] / "specs"
+    runs = tmp_path / "runs"
+    small, large = (
+        Path(
+            invoke("train", specs / f, "--runs-dir", runs, "-q", "--set", "epochs=1")
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for f in ("moons.yaml", "moons_large.yaml")
+    )
+    lines = invoke("compare", small, large).stdout.splitlines()
+    layer_lines = [ln.split() for ln in lines if ln.startswith("model.layers")]
+    assert layer_lines == [
+        ["model.layers[0].units", "3", "32"],
+        ["model.layers[1].units", "4", "32"],
+        ["model.layers[2]", "dense,", "units:", "2,", "activation:", "relu", "removed"],
+    ]
+    assert max(map(len, lines)) < 100  # no whole layer's settings in a cell
 
 
 def test_directions_come_from_the_metric_kind():
