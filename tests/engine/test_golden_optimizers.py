@@ -34,13 +34,29 @@ def test_sidecar_names_keras_and_its_version():
         assert cls.lower() == case["nncli"]["type"]
 
 
-def test_every_optimizer_has_a_case_for_defaults_each_clip_and_decay():
+def test_every_optimizer_and_option_has_a_golden_case():
+    """Defaults, and every option field of every registered optimizer's Config
+    (learning rate, each clip option, weight_decay and its own options), so a
+    new optimizer or option without a Keras case fails here."""
+    assert {c["nncli"]["type"] for c in CASES.values()} == set(optimizers.names())
+    options = {(c["nncli"]["type"], k) for c in CASES.values() for k in c["nncli"]}
     for name in optimizers.names():
         configs = [c["nncli"] for c in CASES.values() if c["nncli"]["type"] == name]
-        assert {"type": name} in configs, name
-        for option in (*CLIP_OPTIONS, "weight_decay"):
-            assert any(option in c for c in configs), (name, option)
-        assert any("learning_rate" in c for c in configs), name
+        assert {"type": name} in configs, f"{name}: no case with its defaults"
+        for key in optimizers.get(name).Config.model_fields:
+            assert (name, key) in options, f"{name}.{key} has no golden case"
+
+
+def test_every_optimizer_has_a_case_clipping_and_decaying_in_one_step():
+    """Keras clips the gradient before the decoupled weight decay; a case with
+    both pins that order for each optimizer."""
+    for name in optimizers.names():
+        assert any(
+            c["nncli"]["type"] == name
+            and c["nncli"].get("weight_decay")
+            and any(o in c["nncli"] for o in CLIP_OPTIONS)
+            for c in CASES.values()
+        ), name
 
 
 def test_case_configs_are_valid_specs():

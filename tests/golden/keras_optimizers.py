@@ -78,6 +78,13 @@ OPTION_CASES: dict[str, dict[str, Any]] = {
         "beta_2": 0.9,
         "epsilon": 0.01,
     },
+    "adamw_betas_eps": {
+        "type": "adamw",
+        "learning_rate": 0.05,
+        "beta_1": 0.5,
+        "beta_2": 0.9,
+        "epsilon": 0.01,
+    },
     "adamw_amsgrad_decay": {
         "type": "adamw",
         "learning_rate": 0.05,
@@ -96,6 +103,9 @@ OPTION_CASES: dict[str, dict[str, Any]] = {
         "beta_1": 0.5,
         "beta_2": 0.9,
     },
+    "adamax_eps": {"type": "adamax", "learning_rate": 0.05, "epsilon": 0.01},
+    "nadam_eps": {"type": "nadam", "learning_rate": 0.05, "epsilon": 0.01},
+    "adagrad_eps": {"type": "adagrad", "learning_rate": 0.1, "epsilon": 0.01},
     "adagrad_zero_accumulator": {
         "type": "adagrad",
         "learning_rate": 0.1,
@@ -130,6 +140,33 @@ GRID_LR = {
     "lion": 0.01,
 }
 
+# The clip option each optimizer's clip + weight_decay case combines with the
+# decay: every clip option appears with decay, adam and adamw with two.
+COMBINED_CLIP = {
+    "sgd": "clipnorm",
+    "rmsprop": "clipvalue",
+    "adam": "clipnorm",
+    "adamw": "global_clipnorm",
+    "adamax": "clipvalue",
+    "nadam": "global_clipnorm",
+    "adagrad": "clipnorm",
+    "adadelta": "clipvalue",
+    "lion": "global_clipnorm",
+}
+EXTRA_COMBINED: dict[str, dict[str, Any]] = {
+    "adam_clipvalue_weight_decay": {
+        "type": "adam",
+        "learning_rate": 0.05,
+        "clipvalue": 1.0,
+        "weight_decay": 0.2,
+    },
+    "adamw_clipnorm_weight_decay": {
+        "type": "adamw",
+        "learning_rate": 0.05,
+        "clipnorm": 2.0,
+        "weight_decay": 0.2,
+    },
+}
 
 # Learning-rate schedules inside optimizers (the schedule is evaluated at the
 # optimizer's iteration count before each update, weight decay included).
@@ -191,7 +228,15 @@ def cases() -> dict[str, dict[str, Any]]:
         for option, value in CLIPS.items():
             out[f"{name}_{option}"] = {"type": name, **lr, option: value}
         out[f"{name}_weight_decay"] = {"type": name, **lr, "weight_decay": 0.2}
-    return {**out, **OPTION_CASES, **SCHEDULE_CASES}
+        # Keras clips the gradient, then decays the weights: both in one step
+        clip = COMBINED_CLIP[name]
+        out[f"{name}_{clip}_weight_decay"] = {
+            "type": name,
+            **lr,
+            clip: CLIPS[clip],
+            "weight_decay": 0.2,
+        }
+    return {**out, **OPTION_CASES, **EXTRA_COMBINED, **SCHEDULE_CASES}
 
 
 def inputs() -> dict[str, np.ndarray]:
