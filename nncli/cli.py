@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok, 1 failure (I/O, run files), 2 invalid spec or usage,
 3 data error, 4 training diverged, 5 quality gate failed, 130 interrupted
-(143 on SIGTERM).
+(143 on SIGTERM), 141 the reader of stdout closed it (`nncli runs | head`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from nncli.errors import EXIT_GATE, EXIT_INTERRUPTED, NncliError
+
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `ls | head`'s ls
 
 app = typer.Typer(
     name="nncli",
@@ -77,6 +79,10 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
 
     try:
         code = fn() or 0
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:  # `| head` has all it wants: stop quietly
+        _quiet_stdout()
+        raise typer.Exit(EXIT_PIPE) from None
     except NncliError as e:
         if debug:  # the traceback, and still the exit code scripts rely on
             traceback.print_exc()
@@ -442,7 +448,12 @@ def eval_cmd(
 @app.command("predict")
 def predict_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory.")],
-    data: Annotated[Path, typer.Option("--data", help="CSV or NPZ file of inputs.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="CSV or NPZ file of inputs (relative to this directory)."
+        ),
+    ],
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write the CSV to this file (whole or not at all)."),
@@ -474,16 +485,11 @@ def predict_cmd(
         chunks = first_ready(chunks)  # a bad file fails before any output
         columns = predictor.columns()
         head = {"run": str(run), "data": str(data), "columns": columns}
-        if out is None:
-            try:
-                if json_out:
-                    write_json(sys.stdout, head, chunks)
-                else:
-                    write_csv(sys.stdout, columns, chunks)
-                sys.stdout.flush()
-            except BrokenPipeError:  # `| head` has all it wants: stop quietly
-                _quiet_stdout()
-                return 141  # 128 + SIGPIPE, what a shell tool reports
+        if out is None:  # a closed pipe (`| head`) ends it quietly: see _guard
+            if json_out:
+                write_json(sys.stdout, head, chunks)
+            else:
+                write_csv(sys.stdout, columns, chunks)
             return 0
         with atomic_output(out) as f:
             n, skipped = write_csv(f, columns, chunks)
@@ -525,7 +531,8 @@ def runs_cmd(
     """List the runs in a folder: status, epochs, key metric, loss, wall time.
 
     Oldest first: started, status, epochs run, the key metric's final and best
-    value (with its epoch), the final loss and the wall time.
+    value (with its epoch), the final validation loss (training loss without
+    validation data) and the wall time.
 
     The key metric is the spec's first metric on validation data (else on
     training data, else the loss). A damaged run shows as `unreadable`.
@@ -572,7 +579,7 @@ def compare_cmd(
     each one's best epoch where it differs), and which run is best on a
     metric, judged on final values.
 
-    Example: nncli compare runs/moons-2026* runs/moons-large-2026*
+    Example: nncli compare runs/moons-[0-9]* runs/moons-large-[0-9]*
     """
 
     def body() -> None:
@@ -650,7 +657,7 @@ def plot_cmd(
     --out). PNGs need matplotlib: pip install 'nncli[plot]'. Without it, or
     with --terminal, the curves and a coarse boundary map are drawn as text.
 
-    Example: nncli plot runs/moons-2026* runs/moons-large-2026*
+    Example: nncli plot runs/moons-[0-9]* runs/moons-large-[0-9]*
     """
 
     def body() -> None:

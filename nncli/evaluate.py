@@ -93,6 +93,7 @@ def check_gates(
 def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
     from nncli.data.checks import check_targets
     from nncli.data.sources import load_file
+    from nncli.data.tables import input_file
     from nncli.train.session import check_fits
 
     r = session.resolved
@@ -108,7 +109,8 @@ def _dataset(session: Any, run_dir: Path, data: Path | None) -> tuple[Any, str]:
         return ds, "validation data"
 
     prep = _preprocessing(run_dir)
-    ds = load_file(str(Path(data).resolve()), r["data"], Path.cwd(), prep, "evaluation")
+    path = input_file(data, "evaluation")
+    ds = load_file(str(path), r["data"], Path.cwd(), prep, "evaluation")
     last = session.model.network.layers[-1]
     ds = check_targets(
         ds,

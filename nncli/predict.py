@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from nncli.data.tables import Dataset, _format, resolve_path
+from nncli.data.tables import Dataset, _format, input_file
 from nncli.errors import RunError
 
 CHUNK_ROWS = 8192  # rows read, preprocessed and predicted at a time
@@ -153,7 +153,7 @@ def predictions(
     predictor = Predictor(run_dir)
     spec = predictor.session.resolved["data"]
     written = str(data)
-    path = resolve_path(str(Path(data).resolve()), Path.cwd(), "prediction")
+    path = input_file(data, "prediction")
     predictor.data_name = written
     fmt = _format(path, spec.get("format", "auto"), written, "prediction")
     from nncli.data.chunks import CsvChunks, NpzChunks

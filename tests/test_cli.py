@@ -431,3 +431,45 @@ def test_help_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def _piped_into_head(args: list[str], cwd: Path) -> tuple[int, bytes, bytes]:
+    """(nncli's exit status, its stderr, what `head -1` printed) for a real
+    pipe whose reader stops after one line."""
+    import subprocess
+    import sys
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "nncli", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as nncli:
+        with subprocess.Popen(
+            ["head", "-1"], stdin=nncli.stdout, stdout=subprocess.PIPE
+        ) as head:
+            nncli.stdout.close()  # head alone holds the read end now
+            first, _ = head.communicate(timeout=120)
+        err = nncli.stderr.read()
+        return nncli.wait(timeout=120), err, first
+
+
+def test_a_closed_pipe_stops_each_command_quietly_with_141(spec, tmp_path):
+    run = str(train(spec, tmp_path / "runs"))
+    many = tmp_path / "many"  # enough runs that the table outgrows a pipe's buffer
+    for k in range(1500):
+        (many / f"r-{k:04d}").mkdir(parents=True)
+        for name in ("spec.yaml", "summary.json", "metrics.csv"):
+            (many / f"r-{k:04d}" / name).write_bytes((Path(run) / name).read_bytes())
+    rows = "\n".join(f"{k * 0.001},{-k * 0.001}" for k in range(60_000))
+    (tmp_path / "new.csv").write_text("x1,x2\n" + rows + "\n")
+    commands = [
+        ["runs", "--runs-dir", str(many)],
+        ["runs", "--runs-dir", str(many), "--json"],
+        ["predict", run, "--data", "new.csv"],
+        ["predict", run, "--data", "new.csv", "--json"],
+    ]
+    for args in commands:
+        code, err, first = _piped_into_head(args, tmp_path)
+        assert (code, err.decode()) == (141, ""), args
+        assert first.strip()  # the reader got its line

@@ -257,3 +257,28 @@ def test_a_bad_file_fails_before_any_output(tmp_path):
     assert result.exit_code == 3
     assert json.loads(result.stdout)["ok"] is False  # nothing printed before it
     assert "row 1 has 3 cells but the header has 2" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_data_is_relative_to_the_current_directory(
+    breast_cancer, tmp_path, monkeypatch, command
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "here").mkdir()
+    shutil.copy(BREAST_CANCER, tmp_path / "here" / "all.csv")
+    ok = invoke(command, breast_cancer, "--data", "here/all.csv")
+    assert ok.exit_code == 0, ok.stderr  # found from the current directory
+    role = "prediction" if command == "predict" else "evaluation"
+    missing = invoke(command, breast_cancer, "--data", "nope.csv")
+    assert missing.exit_code == 3 and missing.stdout == ""
+    assert missing.stderr.splitlines() == [
+        f"error: --data: {role} file 'nope.csv' not found: resolved to "
+        f"{tmp_path.resolve() / 'nope.csv'} (relative to the current directory)"
+    ]
+    assert "spec file" not in missing.stderr
+    named = invoke(command, breast_cancer, "--data", "breast_cancer")
+    assert named.exit_code == 3
+    assert named.stderr.strip().endswith(
+        f"; breast_cancer is a shipped dataset, whose table is the CSV file "
+        f"{BREAST_CANCER}"
+    )

@@ -86,6 +86,29 @@ def resolve_path(written: str, spec_dir: Path, role: str) -> Path:
     return path
 
 
+def input_file(written: Path, role: str) -> Path:
+    """The absolute path of a command's `--data FILE` (relative to the current
+    directory); missing -> DataError, with the shipped table's file when
+    `written` names a shipped dataset."""
+    path = Path(written).expanduser().resolve()
+    if path.is_file():
+        return path
+    what = "is a directory, not a file" if path.is_dir() else "not found"
+    message = f"--data: {role} file {str(written)!r} {what}: resolved to {path}"
+    if not Path(written).expanduser().is_absolute():
+        message += " (relative to the current directory)"
+    from nncli.datasets import TABLES
+
+    if str(written) in TABLES:
+        from importlib import resources
+
+        table = resources.files("nncli.datasets").joinpath(f"data/{written}.csv")
+        message += (
+            f"; {written} is a shipped dataset, whose table is the CSV file {table}"
+        )
+    raise DataError(message)
+
+
 def _format(path: Path, fmt: str, written: str, role: str) -> str:
     if fmt != "auto":
         return fmt
