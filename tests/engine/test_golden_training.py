@@ -12,6 +12,11 @@ and 3.4e-16 after 500 steps), accuracy exact. float32 against the float64
 reference: losses rtol 1e-5 (measured 7.6e-8), weights atol 1e-5 (measured
 7.6e-7), and at most one borderline sample may land on the other side of 0.5
 (measured: none).
+
+The same curve through the real CLI: `nncli train specs/moons.yaml
+--init-weights FILE` with the fixture's initial weights written as a
+safetensors file must log Keras's epoch losses in metrics.csv and end at
+Keras's weights (float64, the tolerances above).
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import load_keras_golden
+from safetensors.numpy import save_file
+from typer.testing import CliRunner
 
+from nncli.artifacts import RunReader
+from nncli.cli import app
 from nncli.data.batches import Batches
 from nncli.train.loop import EpochEvent, StepEvent, train_epochs
 from nncli.train.session import prepare
@@ -98,3 +107,57 @@ def test_reference_curve_is_a_real_training():
     loss = ARR[f"{CASE}__epoch_loss"]
     assert np.all(np.diff(loss) < 0) and loss[-1] < loss[0] - 0.05
     assert META["framework"] == "keras" and META["version"].startswith("3.")
+
+
+def _cli_train(tmp_path: Path, weights: dict[str, np.ndarray], *extra: str):
+    """`nncli train` of the fixture's spec and overrides from these weights."""
+    cfg = META["cases"][CASE]["nncli"]
+    path = tmp_path / "init.safetensors"
+    save_file(weights, path)
+    sets = [a for o in cfg["overrides"] for a in ("--set", o)]
+    args = [str(REPO / cfg["spec"]), "--init-weights", str(path), *sets, *extra]
+    result = CliRunner().invoke(
+        app, ["train", *args, "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    )
+    assert result.exit_code == 0, result.stderr
+    return RunReader(Path(result.stdout.strip().splitlines()[-1]))
+
+
+def test_cli_train_from_init_weights_tracks_keras(tmp_path):
+    """The seed example through `nncli train --init-weights`: metrics.csv holds
+    Keras's loss curve (train and validation, every epoch) and the run ends at
+    Keras's final weights."""
+    w0 = {k.removeprefix("w0__"): v for k, v in ARR.items() if k.startswith("w0__")}
+    run = _cli_train(tmp_path, w0)
+    rows = run.metrics()
+    assert len(rows) == len(ARR[f"{CASE}__epoch_loss"]) == 5
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    for key in ("loss", "val_loss"):
+        got = [float(r[key]) for r in rows]
+        np.testing.assert_allclose(
+            got, ARR[f"{CASE}__epoch_{key}"], rtol=TOL["float64"]["loss"], err_msg=key
+        )
+    for key in ("accuracy", "val_accuracy"):
+        got = [float(r[key]) for r in rows]
+        np.testing.assert_array_equal(got, ARR[f"{CASE}__epoch_{key}"], err_msg=key)
+    final = run.weights()
+    assert set(final) == set(w0)
+    for name, want in final.items():
+        np.testing.assert_allclose(
+            want,
+            ARR[f"{CASE}__weights__{name}"][-1],
+            rtol=0,
+            atol=TOL["float64"]["weights"],
+            err_msg=name,
+        )
+
+
+def test_cli_init_weights_file_sets_the_start(tmp_path):
+    """Control: the fixture's initial weights are also the spec's seed draws, so
+    the curve above would match even if the file were ignored; a shifted file
+    must change the first epoch's loss."""
+    w0 = {k.removeprefix("w0__"): v for k, v in ARR.items() if k.startswith("w0__")}
+    shifted = {**w0, "layers.3.bias": w0["layers.3.bias"] + 1.0}
+    rows = _cli_train(tmp_path, shifted, "--set", "epochs=1").metrics()
+    assert len(rows) == 1
+    assert abs(float(rows[0]["loss"]) - ARR[f"{CASE}__epoch_loss"][0]) > 1e-3
