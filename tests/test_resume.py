@@ -176,3 +176,127 @@ def test_a_run_records_what_reproduces_it(tmp_path):
         train, val = split["train_rows"], split["validation_rows"]
     assert len(train) == 30 and len(val) == 10
     assert sorted([*train, *val]) == list(range(1, 41))
+
+
+def test_an_extension_interrupted_then_plainly_resumed_reaches_its_end(
+    tmp_path, straight
+):
+    """--set epochs=N is written into the run's spec.yaml, so a plain --resume
+    after a stop continues to N (and the result is still byte-identical)."""
+    run = _train(_spec(tmp_path, 3), "--runs-dir", tmp_path / "runs")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nncli", "train", "--resume", str(run)]
+        + ["--set", "epochs=12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "CI": "1"},
+    )
+    _wait_for_run(tmp_path / "runs", proc, 1 + 4)  # epoch 4 is on disk
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "epochs: 12\n" in (run / "spec.yaml").read_text()
+    assert _train("--resume", run) == run
+    _same_result(straight, run)
+    summary = json.loads((run / "summary.json").read_text())
+    changes = [r["changes"] for r in summary["resumed"]]
+    assert changes[0] == ["epochs: run has 3, now 12"] and changes[1] == []
+
+
+SMALL = """\
+name: small
+seed: 3
+data: {train: pairs.csv, target: label, validation_split: 0.25}
+model: {input_shape: [2], layers: [{type: dense, units: 1, activation: sigmoid}]}
+loss: binary_crossentropy
+epochs: 2
+batch_size: 10
+max_time: 1000
+"""
+
+
+def _small(tmp_path: Path) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{a:.4f},{b:.4f},{int(a > b)}" for a, b in rng.random((40, 2)))
+    (tmp_path / "pairs.csv").write_text("a,b,label\n" + rows + "\n")
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    return spec
+
+
+def test_a_plain_resume_after_a_timed_out_extension_goes_on(tmp_path, monkeypatch):
+    """epochs 2, resumed with epochs=4 and stopped by max_time after epoch 3:
+    `--resume RUN` (what the stop message suggests) trains epoch 4."""
+    from nncli.train import run as run_module
+
+    spec = _small(tmp_path)
+    straight = _train(spec, "--runs-dir", tmp_path / "straight", "--set", "epochs=4")
+    run = _train(spec, "--runs-dir", tmp_path / "runs")
+
+    class OneEpoch(run_module.Budget):
+        """Runs out at the end of the first epoch it sees (3 steps)."""
+
+        calls = 0
+
+        def exceeded(self) -> bool:
+            self.calls += 1
+            return self.calls > 3  # 3 step checks, then the epoch's end
+
+    with monkeypatch.context() as m:
+        m.setattr(run_module, "Budget", OneEpoch)
+        result = runner.invoke(
+            app, ["train", "--resume", str(run), "--set", "epochs=4"]
+        )
+    assert result.exit_code == 0, result.output
+    assert f"nncli train --resume {run}" in result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["epochs_run"] == 3
+    _train("--resume", run)
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["epochs_run"]) == ("completed", 4)
+    assert (run / "weights.safetensors").read_bytes() == (
+        straight / "weights.safetensors"
+    ).read_bytes()
+    # and a longer run stays longer: no "finished 6 of 4 epochs"
+    _train("--resume", run, "--set", "epochs=6")
+    result = runner.invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1
+    assert "has finished 6 of 6 epochs" in result.stderr
+
+
+def test_resume_refuses_changed_data_unless_forced(tmp_path):
+    spec = _small(tmp_path)
+    run = _train(spec, "--runs-dir", tmp_path / "runs")
+    data = tmp_path / "pairs.csv"
+    data.write_text(data.read_text().replace("0.", "0.1", 1))
+    result = runner.invoke(app, ["train", "--resume", str(run), "--set", "epochs=3"])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert f"the data differs from the run's ({data.resolve()} has changed" in lines[0]
+    assert "add --force" in lines[0]
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 2
+    _train("--resume", run, "--set", "epochs=3", "--force")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 3
+    assert any(str(data.resolve()) in c for c in summary["resumed"][-1]["changes"])
+    assert summary["data_files"][str(data.resolve())] == (
+        __import__("hashlib").sha256(data.read_bytes()).hexdigest()
+    )
+    _train("--resume", run, "--set", "epochs=4")  # the new data is the run's now
+
+
+def test_resume_refuses_changed_arrays_of_a_synthetic_dataset(tmp_path, monkeypatch):
+    """No file to hash: the sha256 of the arrays the model saw catches it."""
+    spec = _spec(tmp_path, 1).read_text().replace("15000", "200")
+    (tmp_path / "res.yaml").write_text(spec)
+    run = _train(tmp_path / "res.yaml", "--runs-dir", tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    summary["data_sha256"]["training"] = "0" * 64  # as if moons had changed
+    (run / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["train", "--resume", str(run), "--set", "epochs=2"])
+    assert result.exit_code == 2, result.output
+    assert "the training arrays the model sees have changed" in result.stderr

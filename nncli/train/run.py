@@ -14,6 +14,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,28 +62,73 @@ def prepare_resume(
     run_dir: Path, spec: Path | None, overrides: list[str], force: bool
 ) -> Session:
     """The session to resume `run_dir` with: its own spec, or `spec`, plus
-    `overrides`. Any difference from the run's spec but `epochs` is refused
-    (listing each) unless `force`."""
+    `overrides`. Any difference from the run's spec but `epochs` and
+    `max_time`, and any change in its data (a data file's or the arrays'
+    sha256), is refused (listing each) unless `force`."""
     from nncli.errors import SpecError
 
     reader = artifacts.RunReader(run_dir)
-    stored = reader.spec()
     base = Path(spec) if spec is not None else reader.dir / artifacts.SPEC
     session = prepare(base, overrides)
-    now = with_absolute_paths(session.resolved, base.resolve().parent)
-    stored_abs = {**stored, "model": {**stored.get("model", {}), "init_weights": None}}
-    now = {**now, "model": {**now["model"], "init_weights": None}}
+    if force:
+        return session
+    changes = resume_changes(reader, session)
     diffs = [
         d
-        for d in spec_differences(stored_abs, now)
+        for d in changes.spec
         if d.split(":")[0] not in ("epochs", "max_time")  # neither changes results
     ]
-    if diffs and not force:
+    if diffs:
         raise SpecError(
             f"the spec differs from the run's ({'; '.join(diffs)}); resuming would "
             "not continue the same training. Start a new run, or add --force"
         )
+    if changes.data:
+        raise SpecError(
+            f"the data differs from the run's ({'; '.join(changes.data)}); "
+            "resuming would not continue the same training. Start a new run, "
+            "or add --force"
+        )
     return session
+
+
+@dataclass
+class ResumeChanges:
+    """How a resumed session differs from its run: the spec (every leaf,
+    `epochs` included) and the data (each changed file, or the arrays),
+    with the spec and data hashes the resumed training uses."""
+
+    spec: list[str]
+    data: list[str]
+    resolved: dict[str, Any]  # the spec to write as the run's spec.yaml
+    data_files: dict[str, str]
+    data_sha256: dict[str, str]
+
+
+def resume_changes(reader: artifacts.RunReader, session: Session) -> ResumeChanges:
+    """Compare `session` with the run `reader` reads (its spec.yaml and the
+    hashes its summary.json recorded)."""
+    stored, summary = reader.spec(), reader.summary()
+    spec_dir = session.spec_path.resolve().parent
+    now = with_absolute_paths(session.resolved, spec_dir)
+    # the run started from its init_weights once; its checkpoint replaces them
+    now["model"]["init_weights"] = stored.get("model", {}).get("init_weights")
+    spec = spec_differences(stored, now)
+    files = data_file_hashes(session.resolved, spec_dir)
+    arrays = split_hashes(session.splits)
+    data = [
+        f"{path} has changed (sha256 {files[path][:12]}, the run read {old[:12]})"
+        for path, old in summary.get("data_files", {}).items()
+        if path in files and files[path] != old
+    ]
+    if not data:  # a changed file already explains changed arrays
+        data = [
+            f"the {role} arrays the model sees have changed (sha256 "
+            f"{arrays[role][:12]}, the run saw {old[:12]})"
+            for role, old in summary.get("data_sha256", {}).items()
+            if role in arrays and arrays[role] != old
+        ]
+    return ResumeChanges(spec, data, now, files, arrays)
 
 
 def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
@@ -133,6 +179,15 @@ def dataset_hash(ds: Any) -> str:
         digest.update(f"{a.dtype.str}{a.shape}".encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
+
+
+def split_hashes(splits: Any) -> dict[str, str]:
+    """dataset_hash of the training and (if any) validation split, by role."""
+    return {
+        role: dataset_hash(ds)
+        for role, ds in (("training", splits.train), ("validation", splits.validation))
+        if ds is not None
+    }
 
 
 def versions() -> dict[str, str]:
@@ -432,14 +487,7 @@ class _Record:
             "metric_directions": _directions(session),
             "data_sources": session.splits.sources,
             "data_files": data_file_hashes(r, session.spec_path.resolve().parent),
-            "data_sha256": {
-                role: dataset_hash(ds)
-                for role, ds in (
-                    ("training", session.splits.train),
-                    ("validation", session.splits.validation),
-                )
-                if ds is not None
-            },
+            "data_sha256": split_hashes(session.splits),
             "init_weights": r["model"].get("init_weights"),
             "backend": backend.name,
             "device": backend.device,
@@ -507,6 +555,7 @@ class _Record:
             ]
         except (TypeError, ValueError) as e:
             raise RunError(f"cannot resume {run_dir}: metrics.csv is damaged") from e
+        changes = resume_changes(reader, session)
         record = cls(run_dir, summary)
         record.rows, record.saved, record.state = kept, state.epoch, state
         record.stopped = None if done else state.info.get("stopped")
@@ -518,13 +567,20 @@ class _Record:
         except BaseException:
             record.close()
             raise
-        summary.update(status="running", epochs=epochs, epochs_run=state.epoch)
+        summary.update(
+            status="running",
+            epochs=epochs,
+            epochs_run=state.epoch,
+            data_files=changes.data_files,
+            data_sha256=changes.data_sha256,
+        )
         summary.setdefault("resumed", []).append(
             {
                 "after_epoch": state.epoch,
                 "command": argv or sys.argv,
                 "at": _iso(time.time()),
                 "versions": versions(),
+                "changes": changes.spec + changes.data,
             }
         )
         for key in ("finished", "message", "stopped"):
@@ -533,6 +589,9 @@ class _Record:
             summary.pop("checkpoints", None)
             summary.update(state.info["summary"])
         try:
+            # the spec this training uses (say, more epochs) becomes the run's,
+            # so a later plain --resume goes on to the same end
+            record.writer.write_spec(changes.resolved)
             record.writer.write_summary(summary)
         except BaseException:
             record.close()
