@@ -2,7 +2,7 @@
 
 Imported by the test modules as `helpers` (pytest puts this folder on sys.path).
 The gradient-case tables live here so that one test can check that every
-registered activation, loss and layer has a case.
+registered activation, loss, layer and regularizer has a case.
 """
 
 from __future__ import annotations
@@ -230,6 +230,73 @@ def _mae_inputs(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[Any, 
     target = rng.normal(size=shape)
     offset = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.1, 1.0, shape)
     return target + offset, target
+
+
+# Every regularizer config with a gradient case: penalty(w) against grad(w).
+REGULARIZER_CASES: list[dict[str, Any]] = [
+    {"type": "l1"},
+    {"type": "l2"},
+    {"type": "l1_l2", "l1": 0.3, "l2": 0.7},
+]
+
+
+def _dense(units: int, **options: Any) -> dict[str, Any]:
+    return {"type": "dense", "units": units, **options}
+
+
+# Whole models whose training loss includes activity regularizers, checked
+# weight by weight: id -> (layers, input shape, loss, make target(rng, batch)).
+ACTIVITY_REGULARIZER_CASES: dict[str, tuple[list[dict[str, Any]], Any, str, Any]] = {
+    "mse": (
+        [
+            _dense(
+                4,
+                activation="tanh",
+                kernel_regularizer={"type": "l2", "l2": 0.05},
+                bias_regularizer={"type": "l1", "l1": 0.02},
+                activity_regularizer={"type": "l1_l2", "l1": 0.03, "l2": 0.04},
+            ),
+            _dense(2, activity_regularizer={"type": "l2", "l2": 0.1}),
+        ],
+        (3,),
+        "mean_squared_error",
+        lambda r, n: r.normal(size=(n, 2)),
+    ),
+    # sigmoid head fused with the loss: the activity gradient goes through it
+    "sigmoid": (
+        [
+            _dense(3, activation="gelu", activity_regularizer={"type": "l1"}),
+            _dense(1, activation="sigmoid", activity_regularizer={"type": "l2"}),
+        ],
+        (3,),
+        "binary_crossentropy",
+        lambda r, n: (r.random((n, 1)) > 0.5).astype(float),
+    ),
+    # softmax head fused with the loss
+    "softmax": (
+        [
+            _dense(
+                3, activation="softmax", activity_regularizer={"type": "l2", "l2": 1.0}
+            )
+        ],
+        (4,),
+        "categorical_crossentropy",
+        lambda r, n: np.eye(3)[r.integers(0, 3, n)],
+    ),
+    # rank-3 input: the penalty sums over every axis, divides by the batch only
+    "rank3": (
+        [
+            _dense(
+                4, activation="mish", activity_regularizer={"type": "l1", "l1": 0.2}
+            ),
+            {"type": "flatten"},
+            _dense(1),
+        ],
+        (2, 3),
+        "mean_squared_error",
+        lambda r, n: r.normal(size=(n, 1)),
+    ),
+}
 
 
 def case_id(cfg: dict[str, Any]) -> str:

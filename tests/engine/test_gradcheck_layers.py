@@ -6,13 +6,25 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import ACTIVATION_CASES, LOSS_CASES, case_id, float64
+from helpers import (
+    ACTIVATION_CASES,
+    ACTIVITY_REGULARIZER_CASES,
+    LOSS_CASES,
+    REGULARIZER_CASES,
+    case_id,
+    float64,
+)
 
+import nncli.data.datasets  # noqa: F401  (fills every registry for the census)
+import nncli.engine  # noqa: F401
+import nncli.train.callbacks  # noqa: F401
+from nncli import registry as registry_module
 from nncli.engine.activations import activations
 from nncli.engine.backend import Backend
 from nncli.engine.gradcheck import GradientCheckError, check_layer
 from nncli.engine.layers import layers
 from nncli.engine.losses import losses
+from nncli.engine.regularizers import regularizers
 
 # Convolution, pooling, reshaping and noise layers (nncli/engine/conv.py, ...).
 CONV_CASES: list[tuple[dict[str, Any], tuple[int, ...], bool]] = [
@@ -276,19 +288,49 @@ def test_dense_directional_check_on_a_bigger_layer(backend):
     assert check_layer(layer, x, directions=5)["directional"] < 1e-6
 
 
+# Registries of things that are not differentiated, and why: the completeness
+# test below fails on a registry kind in neither list.
+NOT_DIFFERENTIATED = {
+    "constraint": "a projection applied to the weights after the optimizer step",
+    "initializer": "draws the starting weights; no gradient flows through it",
+    "metric": "reported only, never minimised",
+    "optimizer": "consumes gradients (golden trajectories instead)",
+    "schedule": "a function of the step count, not of the weights",
+    "callback": "acts on epoch logs",
+    "dataset": "produces the data",
+}
+
+
+def _activity_regularizer_types() -> set[str]:
+    return {
+        layer["activity_regularizer"]["type"]
+        for layer_cfgs, *_ in ACTIVITY_REGULARIZER_CASES.values()
+        for layer in layer_cfgs
+        if "activity_regularizer" in layer
+    }
+
+
 def test_every_registered_name_has_a_gradient_case():
     covered = {
         "activation": {c["type"] for c in ACTIVATION_CASES},
         "loss": {c["type"] for c, _ in LOSS_CASES},
         "layer": {c["type"] for c, _, _ in LAYER_CASES},
+        "regularizer": {c["type"] for c in REGULARIZER_CASES},
+        "activity regularizer": _activity_regularizer_types(),
     }
     registered = {
         "activation": set(activations.names()),
         "loss": set(losses.names()),
         "layer": set(layers.names()),
+        "regularizer": set(regularizers.names()),
+        "activity regularizer": set(regularizers.names()),
     }
     missing = {kind: sorted(registered[kind] - covered[kind]) for kind in covered}
-    assert missing == {"activation": [], "loss": [], "layer": []}
+    assert missing == {kind: [] for kind in covered}
+    # every registry is either gradient-checked above or exempt with a reason
+    kinds = {registry.kind for registry in registry_module._ALL}
+    assert kinds - set(covered) - set(NOT_DIFFERENTIATED) == set()
+    assert set(NOT_DIFFERENTIATED) <= kinds, "stale NOT_DIFFERENTIATED entry"
     # a loss that can fuse with an activation needs its logits form checked too
     forms = {(c["type"], c.get("from_logits", False)) for c, _ in LOSS_CASES}
     for name in losses.names():

@@ -6,7 +6,12 @@ import inspect
 
 import numpy as np
 import pytest
-from helpers import float64
+from helpers import (
+    ACTIVITY_REGULARIZER_CASES,
+    REGULARIZER_CASES,
+    case_id,
+    float64,
+)
 from pydantic import ValidationError
 
 from nncli.engine.backend import Backend
@@ -35,11 +40,7 @@ def test_gradients_follow_keras():
     np.testing.assert_allclose(both.grad(W), 0.1 * np.sign(W) + 0.4 * W)
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [{"type": "l1"}, {"type": "l2"}, {"type": "l1_l2", "l1": 0.3, "l2": 0.7}],
-    ids=lambda c: c["type"],
-)
+@pytest.mark.parametrize("cfg", REGULARIZER_CASES, ids=case_id)
 def test_gradient_matches_finite_differences(cfg, backend):
     be = float64(backend)
     reg = regularizers.create(cfg)
@@ -68,63 +69,10 @@ def test_config_defaults_match_constructor_and_reject_negatives(name):
             cls.Config(**{field: -0.1})
 
 
-def _dense(units: int, **options) -> dict:
-    return {"type": "dense", "units": units, **options}
-
-
-# (layers, input shape, loss, make target(rng, batch))
-MODEL_CASES = [
-    (
-        [
-            _dense(
-                4,
-                activation="tanh",
-                kernel_regularizer={"type": "l2", "l2": 0.05},
-                bias_regularizer={"type": "l1", "l1": 0.02},
-                activity_regularizer={"type": "l1_l2", "l1": 0.03, "l2": 0.04},
-            ),
-            _dense(2, activity_regularizer={"type": "l2", "l2": 0.1}),
-        ],
-        (3,),
-        "mean_squared_error",
-        lambda r, n: r.normal(size=(n, 2)),
-    ),
-    (  # sigmoid head fused with the loss: the activity gradient goes through it
-        [
-            _dense(3, activation="gelu", activity_regularizer={"type": "l1"}),
-            _dense(1, activation="sigmoid", activity_regularizer={"type": "l2"}),
-        ],
-        (3,),
-        "binary_crossentropy",
-        lambda r, n: (r.random((n, 1)) > 0.5).astype(float),
-    ),
-    (  # softmax head fused with the loss
-        [
-            _dense(
-                3, activation="softmax", activity_regularizer={"type": "l2", "l2": 1.0}
-            )
-        ],
-        (4,),
-        "categorical_crossentropy",
-        lambda r, n: np.eye(3)[r.integers(0, 3, n)],
-    ),
-    (  # rank-3 input: the penalty sums over every axis, divides by the batch only
-        [
-            _dense(
-                4, activation="mish", activity_regularizer={"type": "l1", "l1": 0.2}
-            ),
-            {"type": "flatten"},
-            _dense(1),
-        ],
-        (2, 3),
-        "mean_squared_error",
-        lambda r, n: r.normal(size=(n, 1)),
-    ),
-]
-
-
 @pytest.mark.parametrize(
-    "case", MODEL_CASES, ids=["mse", "sigmoid", "softmax", "rank3"]
+    "case",
+    list(ACTIVITY_REGULARIZER_CASES.values()),
+    ids=list(ACTIVITY_REGULARIZER_CASES),
 )
 def test_model_gradients_with_activity_regularizers_match_finite_differences(
     case, backend
