@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nncli.spec.reference import END, START, reference_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,3 +46,50 @@ def test_shipped_schema_is_current():
     shipped.pop("$schema"), shipped.pop("title")
     generated.pop("title", None)
     assert shipped == generated, "run: nncli schema > specs/nncli.schema.json"
+
+
+def _section(readme: str, heading: str) -> str:
+    start = readme.index(f"\n{heading}\n")
+    end = readme.find("\n## ", start + 1)
+    return readme[start:end]
+
+
+def test_every_example_spec_is_in_the_readme_table_with_its_command():
+    section = _section((ROOT / "README.md").read_text(), "## Example specs")
+    rows = {
+        line.split("`")[1] for line in section.splitlines() if line.startswith("| `")
+    }
+    specs = {f"specs/{p.name}" for p in (ROOT / "specs").glob("*.yaml")}
+    assert rows == specs
+    for spec in specs:
+        assert f"\nnncli train {spec}\n" in section
+
+
+def test_readme_image_folder_example_makes_a_usable_npz(tmp_path, monkeypatch):
+    """The Pillow snippet under "Layers" turns images/<class>/*.png into an NPZ."""
+    image = pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    from nncli.train.run import prepare
+
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        folder = tmp_path / "images" / ("cat" if i % 2 else "dog")
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 256, size=(12, 9, 3), dtype=np.uint8)
+        image.fromarray(pixels).save(folder / f"{i}.png")
+    section = _section((ROOT / "README.md").read_text(), "## Layers")
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(snippet, {})
+    (tmp_path / "spec.yaml").write_text(
+        "data: {train: images.npz, validation_split: 0.2}\n"
+        "model:\n  input_shape: [28, 28, 1]\n  layers:\n"
+        "    - {type: conv2d, filters: 2, kernel_size: 3}\n"
+        "    - {type: flatten}\n"
+        "    - {type: dense, units: 2, activation: softmax}\n"
+        "loss: sparse_categorical_crossentropy\n"
+    )
+    session = prepare(tmp_path / "spec.yaml")
+    assert session.splits.train.x.shape == (8, 28, 28, 1)
+    assert 0.0 <= session.splits.train.x.min() < session.splits.train.x.max() <= 1.0

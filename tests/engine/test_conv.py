@@ -9,6 +9,7 @@ in test_golden_conv.py; gradients in test_gradcheck_layers.py.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,6 +234,8 @@ def test_conv2d_workspace_for_a_64x28x28x32_batch():
     assert y.dtype == np.float32 and cache.cols.dtype == np.float32
     assert cache.cols.shape == (1, 64 * 28 * 28, 3 * 3 * 32)
     assert cache.cols.nbytes == 57_802_752
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "(50176, 288) patch matrix = 57.8 MB" in readme
 
 
 def test_shape_layers():
