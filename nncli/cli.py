@@ -202,12 +202,13 @@ def train_cmd(
             assert spec is not None  # checked above
             if from_run is not None and init_weights is not None:
                 raise _usage("give --from or --init-weights, not both")
-            weights = init_weights
+            weights, option = init_weights, None
             if from_run is not None:
                 from nncli.artifacts import RunReader
 
                 weights = RunReader(from_run).weights_path()
-            session = prepare(spec, overrides or [], weights)
+                option = f"--from {from_run}"  # errors name what the user typed
+            session = prepare(spec, overrides or [], weights, weights_option=option)
         if smoke:
             _smoke(session, json_out)
             return

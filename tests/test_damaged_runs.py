@@ -160,7 +160,8 @@ def test_damaged_weights(runs, tmp_path, how):
     new_runs = tmp_path / "new"
     for start in (["--from", run], ["--init-weights", weights]):
         result = invoke("train", runs.spec, "--runs-dir", new_runs, *start)
-        _one_error(result, 2, str(weights))
+        line = _one_error(result, 2, str(weights))
+        assert line.startswith(f"error: {start[0]} {start[1]}: "), line  # as typed
         assert not new_runs.exists()  # refused before a run directory was made
 
 
@@ -234,7 +235,8 @@ def test_weights_of_another_architecture(runs, tmp_path, change):
         ["--init-weights", runs.done / "weights.safetensors"],
     ):
         result = invoke("train", runs.spec, *override, *start)
-        _one_error(result, 2, "model.init_weights")
+        line = _one_error(result, 2, "model.init_weights")
+        assert line.startswith(f"error: {start[0]} {start[1]}: "), line  # as typed
         assert "does not match the model" in result.stderr or "shape" in result.stderr
     assert not (tmp_path / "new").exists()
 

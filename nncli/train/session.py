@@ -40,8 +40,13 @@ def prepare(
     overrides: list[str] = (),
     init_weights: Path | None = None,
     load_data: bool = True,
+    weights_option: str | None = None,
 ) -> Session:
-    """Validate the spec, build the model and load the data; write nothing."""
+    """Validate the spec, build the model and load the data; write nothing.
+
+    `weights_option` is how the user gave `init_weights` (say `--from RUN`),
+    which errors about those weights name; `--init-weights PATH` by default.
+    """
     from nncli.spec.load import apply_override, locate, read_spec, validate
 
     spec_path = Path(spec_path)
@@ -69,7 +74,9 @@ def prepare(
     spec_dir = spec_path.resolve().parent
     if init_weights is not None:
         resolved["model"]["init_weights"] = str(Path(init_weights).resolve())
-        src.overrides["model.init_weights"] = f"--init-weights {init_weights}"
+        src.overrides["model.init_weights"] = (
+            weights_option or f"--init-weights {init_weights}"
+        )
     try:
         session = build_session(resolved, spec_path, spec_dir)
     except SpecError as e:  # checks on the built model: cite the spec's lines
