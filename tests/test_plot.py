@@ -267,3 +267,79 @@ def test_train_plot_writes_the_runs_png(tmp_path):
     run = Path(result.stdout.strip().splitlines()[-1])
     assert (run / "plot.png").read_bytes()[:4] == b"\x89PNG"
     assert f"plot: {run / 'plot.png'}" in result.stderr
+
+
+def _drawn_figures(monkeypatch) -> list:
+    """The Figure objects `nncli plot` saves, captured as save_png builds them."""
+    from nncli import figures
+
+    drawn, build = [], figures.figure
+    monkeypatch.setattr(
+        figures, "figure", lambda p: drawn.append(build(p)) or drawn[-1]
+    )
+    return drawn
+
+
+def _row_col(xy: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (rows, columns) of display points (n, 2), y up: Agg snaps a marker's
+    centre to the pixel nearest its position."""
+    xy = np.round(xy).astype(int)
+    return height - xy[:, 1], xy[:, 0]
+
+
+def _metrics(run: Path) -> dict[str, list[float]]:
+    import csv
+
+    rows = list(csv.DictReader(io.StringIO((run / "metrics.csv").read_text())))
+    return {k: [float(r[k]) for r in rows] for k in rows[0]}
+
+
+def test_the_written_pngs_show_the_data_points_and_the_curves(
+    moons, tmp_path, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    from nncli.figures import CLASS_COLORS
+
+    drawn = _drawn_figures(monkeypatch)
+    copies = [shutil.copytree(r, tmp_path / r.name) for r in moons]
+    result = invoke("plot", *copies)
+    assert result.exit_code == 0, result.stderr
+    assert len(drawn) == 3  # each run's plot.png, then the side-by-side file
+    class_rgb = np.array([to_rgb(c) for c in CLASS_COLORS[:2]])  # (2, 3)
+    for run, fig in zip(copies, drawn):
+        pixels = imread(run / "plot.png")[:, :, :3]  # (H, W, 3): the file written
+        height = pixels.shape[0]
+        assert pixels.shape[:2] == (round(fig.bbox.height), round(fig.bbox.width))
+        boundary, loss_ax, metric_ax = fig.axes[:3]
+        pts = load_plot(run, grid=10).field.points  # the data, read apart
+        xy = boundary.transData.transform(pts.x)  # (n, 2) display pixels
+        gap = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(gap, np.inf)
+        legend = boundary.get_legend().get_window_extent()
+        inside = (xy >= legend.min).all(axis=1) & (xy <= legend.max).all(axis=1)
+        alone = (gap.min(axis=1) > 7) & ~inside  # (n,) no other mark on top
+        shown = pixels[_row_col(xy, height)]  # (n, 3) at each point's centre
+        dist = np.abs(shown - class_rgb[pts.label]).sum(axis=1)  # (n,)
+        for label in (0, 1):  # each class's points, in its own colour
+            sel = alone & (pts.label == label)
+            assert sel.sum() >= 20 and (dist[sel] < 0.1).all()
+        want = _metrics(run)
+        for ax, names in (
+            (loss_ax, ["loss", "val_loss"]),
+            (metric_ax, ["accuracy", "val_accuracy"]),
+        ):
+            lines = {ln.get_label(): ln for ln in ax.get_lines()}
+            assert sorted(lines) == sorted(names)
+            for name in names:
+                line = lines[name]
+                np.testing.assert_array_equal(line.get_xdata(), want["epoch"])
+                np.testing.assert_array_equal(line.get_ydata(), want[name])
+                if len(want["epoch"]) > 20:
+                    continue  # no markers on long curves
+                at = ax.transData.transform(np.stack([want["epoch"], want[name]], 1))
+                color = np.array(to_rgb(line.get_color()))
+                got = pixels[_row_col(at, height)]
+                assert (np.abs(got - color).sum(axis=1) < 0.1).all(), name
