@@ -93,3 +93,35 @@ def test_readme_image_folder_example_makes_a_usable_npz(tmp_path, monkeypatch):
     session = prepare(tmp_path / "spec.yaml")
     assert session.splits.train.x.shape == (8, 28, 28, 1)
     assert 0.0 <= session.splits.train.x.min() < session.splits.train.x.max() <= 1.0
+
+
+# The optimizers whose Keras-vs-PyTorch difference the issue names (epsilon
+# placement, epsilon hat, initial accumulator, learning rate): README name and
+# what its bullet must state in `key: default` form (checked against the code).
+CONVENTION_OPTIMIZERS = {
+    "rmsprop": ("RMSprop", set()),
+    "adam": ("Adam", set()),
+    "adagrad": ("Adagrad", {"learning_rate", "initial_accumulator_value", "epsilon"}),
+    "adadelta": ("Adadelta", {"learning_rate", "rho", "epsilon"}),
+}
+
+
+def test_readme_states_the_optimizer_conventions_that_differ_from_pytorch():
+    import re
+
+    from nncli.engine.optimizers import optimizers
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Numbers and conventions")
+    section = readme[start : readme.index("\n#", start + 3)]
+    bullets = section.split("\n- ")
+    for name, (title, required) in CONVENTION_OPTIMIZERS.items():
+        found = [b for b in bullets if f"**{title}**" in b]
+        assert len(found) == 1, f"no conventions bullet for **{title}**"
+        assert "PyTorch" in found[0], title
+        text = found[0][found[0].index(f"**{title}**") :].split("\n- ")[0]
+        stated = dict(re.findall(r"`(\w+): ([^`]+)`", text))
+        assert required <= stated.keys(), (title, required - stated.keys())
+        fields = optimizers.get(name).Config.model_fields
+        for key, value in stated.items():
+            assert float(value) == fields[key].default, (title, key, value)
