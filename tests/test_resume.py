@@ -276,7 +276,7 @@ def test_resume_refuses_changed_data_unless_forced(tmp_path):
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, result.stderr
-    assert f"the data differs from the run's ({data.resolve()} has changed" in lines[0]
+    assert f"the data differs from the run's: {data.resolve()} has changed" in lines[0]
     assert "add --force" in lines[0]
     assert json.loads((run / "summary.json").read_text())["epochs"] == 2
     _train("--resume", run, "--set", "epochs=3", "--force")

@@ -22,7 +22,13 @@ import numpy as np
 
 import nncli
 from nncli import artifacts
-from nncli.errors import DivergedError, Interrupted, RunError
+from nncli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    DivergedError,
+    Interrupted,
+    RunError,
+)
 from nncli.report import Reporter
 from nncli.train import checkpoint
 from nncli.train.loop import (
@@ -85,7 +91,7 @@ def prepare_resume(
         )
     if changes.data:
         raise SpecError(
-            f"the data differs from the run's ({'; '.join(changes.data)}); "
+            f"the data differs from the run's: {'; '.join(changes.data)}; "
             "resuming would not continue the same training. Start a new run, "
             "or add --force"
         )
@@ -712,7 +718,7 @@ class _Record:
             )
             status = "interrupted"
             err: BaseException = Interrupted(
-                msg, 143 if isinstance(e, Terminated) else 130
+                msg, EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
             )
         elif isinstance(e, DivergedError):
             msg, status, err = str(e), "diverged", e
