@@ -130,3 +130,15 @@ def test_model_checkpoint_saves_periodic_and_best():
         for e, v in enumerate([0.9, 0.95, 0.8], 1)
     ]
     assert got == [["best"], [], ["best"]]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in sorted(META["cases"]) if c.startswith("early_patience3_delta")]
+)
+def test_early_stopping_takes_the_absolute_min_delta(case):
+    """Keras uses abs(min_delta): a negative one is valid and decides the same."""
+    cfg = META["cases"][case]["nncli"]
+    negative = {**cfg, "min_delta": -cfg["min_delta"]}
+    checked = callbacks.get("early_stopping").Config.model_validate(negative)
+    _, stop, _ = _run(checked.model_dump(), ARR[f"{case}__values"], _Model())
+    assert stop == int(ARR[f"{case}__stop_epoch"])

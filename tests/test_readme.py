@@ -125,3 +125,19 @@ def test_readme_states_the_optimizer_conventions_that_differ_from_pytorch():
         fields = optimizers.get(name).Config.model_fields
         for key, value in stated.items():
             assert float(value) == fields[key].default, (title, key, value)
+
+
+def test_readme_exit_code_table_lists_every_code():
+    """Each EXIT_* code in nncli/errors.py has a row in the README's table."""
+    import re
+
+    from nncli import errors
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("| code |", readme.index("### Exit codes"))
+    table = readme[start : readme.index("\n\n", start)]
+    listed = set()
+    for row in table.splitlines()[2:]:  # after the header and |---|
+        listed |= {int(c) for c in re.findall(r"\d+", row.split("|")[1])}
+    defined = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert defined and defined <= listed, sorted(defined - listed)

@@ -137,7 +137,11 @@ class EarlyStopping(_Monitor):
 
     class Config(_MonitorConfig):
         type: Literal["early_stopping"] = "early_stopping"
-        min_delta: float = Field(0.0, ge=0.0)
+        min_delta: float = Field(
+            0.0,
+            description="smallest change that counts as an improvement; its "
+            "absolute value is used (Keras too), so -0.01 means 0.01",
+        )
         patience: int = Field(0, ge=0)
         baseline: float | None = None
         restore_best_weights: bool = False
