@@ -17,9 +17,13 @@ from typing import Annotated, Any
 
 import typer
 
-from nncli.errors import EXIT_GATE, EXIT_INTERRUPTED, NncliError
-
-EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `ls | head`'s ls
+from nncli.errors import (
+    EXIT_GATE,
+    EXIT_INTERRUPTED,
+    EXIT_PIPE,
+    EXIT_TERMINATED,
+    NncliError,
+)
 
 app = typer.Typer(
     name="nncli",
@@ -106,7 +110,7 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Terminated:
         _err("terminated")
-        raise typer.Exit(143) from None
+        raise typer.Exit(EXIT_TERMINATED) from None
     except OSError as e:  # library I/O is wrapped; this is our own output failing
         if debug:
             raise

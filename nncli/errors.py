@@ -13,6 +13,7 @@ EXIT_DIVERGED = 4
 EXIT_GATE = 5
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
+EXIT_PIPE = 141  # 128 + SIGPIPE: the reader of stdout closed it (`nncli runs | head`)
 
 
 class NncliError(Exception):
