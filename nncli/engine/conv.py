@@ -9,8 +9,10 @@ every output. Backward is two GEMMs (kernel gradient, patch gradient) and a
 scatter-add of the patch gradient back into the input (col2im), which loops
 over the k_h * k_w kernel taps, never over pixels (so the patch gradient is
 made tap-major, one batched GEMM, each tap's slab contiguous). Grouped
-convolutions use one batched matmul over the groups; DepthwiseConv2D is the
-grouped case with one group per input channel, as Keras computes it.
+convolutions use one batched matmul over the groups. DepthwiseConv2D (and the
+depthwise step of SeparableConv2D) skips im2col: with one filter per channel
+the GEMM would have a single column, so it sums k_h * k_w strided views of
+the padded input times per-channel weights, and keeps only the padded input.
 
 Workspace: a Conv2D with a 3x3 kernel on a (64, 28, 28, 32) float32 batch,
 padding same, keeps a (50176, 288) patch matrix = 57.8 MB (115.6 MB in
@@ -48,7 +50,16 @@ from nncli.engine.layers import (
     layers,
 )
 from nncli.engine.regularizers import regularizers
-from nncli.engine.windows import Axis, add_windows, as_pair, axis, crop, pad, windows
+from nncli.engine.windows import (
+    Axis,
+    add_windows,
+    as_pair,
+    axis,
+    crop,
+    pad,
+    tap,
+    windows,
+)
 from nncli.registry import StrictModel
 
 Shape = tuple[int, ...]
@@ -90,7 +101,7 @@ ACTIVITY_DOC = "Penalty on the output, divided by the batch size."
 
 
 class ConvCache(NamedTuple):
-    cols: Any  # (groups, M, K) patches, or the input for Conv2DTranspose
+    cols: Any  # (groups, M, K) patches; the padded input (depthwise, transpose)
     z: Any  # pre-activation
     y: Any  # output
     mid: Any = None  # SeparableConv2D: the depthwise output (M, in * multiplier)
@@ -178,6 +189,53 @@ def conv_backward(xp, dz2, patches, kernel4, dkernel4, shape4, rows, cols, need_
         return None
     dwin = patch_grads(xp, dz2, kernel4, shape4, rows, cols)
     return col2im(xp, dwin, shape4, rows, cols)
+
+
+def depthwise_forward(xp: Any, xpad: Any, kernel: Any, rows: Axis, cols: Axis):
+    """z (n, out_h, out_w, c, m) = sum over taps (a, b) of tap(xpad) * kernel[a, b].
+
+    xpad (n, H, W, c) is the padded input, kernel (k_h, k_w, c, m). No im2col:
+    each channel has its own filter, so a GEMM would have one column; k_h * k_w
+    broadcast multiply-adds of strided views do the same work without a copy.
+    """
+    n, _, _, c = xpad.shape
+    kh, kw, _, m = kernel.shape
+    z = xp.empty((n, rows.out, cols.out, c, m), dtype=xpad.dtype)
+    tmp = xp.empty_like(z)
+    for a in range(kh):
+        for b in range(kw):
+            v = tap(xpad, rows, cols, a, b)[..., None]  # (n, out_h, out_w, c, 1)
+            if a == 0 and b == 0:
+                xp.multiply(v, kernel[a, b], out=z)
+            else:
+                xp.multiply(v, kernel[a, b], out=tmp)
+                z += tmp
+    return z
+
+
+def depthwise_backward(xp, dz5, xpad, kernel, dkernel, rows, cols, need_dx):
+    """Fill dkernel (in place) and return dx (n, h, w, c) (or None).
+
+    dz5 (n, out_h, out_w, c, m). Per tap: dkernel[a, b] = sum over n, i, j of
+    tap(xpad) * dz5, and dx's tap gets dz5 @ kernel[a, b] (summed over m).
+    """
+    kh, kw, c, m = kernel.shape
+    for a in range(kh):
+        for b in range(kw):
+            v = tap(xpad, rows, cols, a, b)  # (n, out_h, out_w, c)
+            dkernel[a, b] = xp.einsum("nijc,nijcm->cm", v, dz5)
+    if not need_dx:
+        return None
+    dxp = xp.zeros_like(xpad)  # (n, padded h, padded w, c)
+    tmp = xp.empty(dz5.shape[:4], dtype=dz5.dtype)  # (n, out_h, out_w, c)
+    for a in range(kh):
+        for b in range(kw):
+            if m == 1:
+                xp.multiply(dz5[..., 0], kernel[a, b, :, 0], out=tmp)
+            else:
+                tmp = xp.einsum("nijcm,cm->nijc", dz5, kernel[a, b])
+            tap(dxp, rows, cols, a, b)[...] += tmp
+    return crop(dxp, rows, cols)
 
 
 class _Weighted(Layer):
@@ -449,6 +507,34 @@ class DepthwiseConv2D(_Conv):
     def _kernel_shape(self, kernel: Shape, channels: int) -> Shape:
         return (*kernel, channels, self._config["depth_multiplier"])
 
+    def forward(self, x: Any, training: bool = False) -> tuple[Any, ConvCache]:
+        xpad = pad(self.xp, x, self.rows, self.cols)  # (n, padded h, padded w, c)
+        z = depthwise_forward(
+            self.xp, xpad, self.params["kernel"], self.rows, self.cols
+        )
+        z = z.reshape(*z.shape[:3], self.filters)  # (n, out_h, out_w, c * m)
+        if self.use_bias:
+            z += self.params["bias"]
+        y = self.activation.forward(z)
+        return y, ConvCache(xpad, z, y)
+
+    def backward_from_logits(
+        self, dz: Any, cache: ConvCache, need_dx: bool = True
+    ) -> Any:
+        if self.use_bias:
+            dz.sum(axis=(0, 1, 2), out=self.grads["bias"])
+        kernel = self.params["kernel"]
+        return depthwise_backward(
+            self.xp,
+            dz.reshape(*dz.shape[:3], *kernel.shape[2:]),  # (n, oh, ow, c, m)
+            cache.cols,
+            kernel,
+            self.grads["kernel"],
+            self.rows,
+            self.cols,
+            need_dx,
+        )
+
 
 @layers.register("separable_conv2d", "separable_convolution2d")
 class SeparableConv2D(_Weighted):
@@ -487,19 +573,17 @@ class SeparableConv2D(_Weighted):
         self.shape4, self.mid_channels, self.filters = (h, w, c), c * m, f
         return (self.rows.out, self.cols.out, f)
 
-    def _depthwise4(self, kernel: Any) -> Any:
-        return kernel.reshape(self.rows.kernel, self.cols.kernel, 1, self.mid_channels)
-
     def forward(self, x: Any, training: bool = False) -> tuple[Any, ConvCache]:
-        xp, c = self.xp, self.shape4[2]
-        dw4 = self._depthwise4(self.params["depthwise_kernel"])
-        mid, patches = conv_forward(xp, x, dw4, self.rows, self.cols, c)  # (M, c*m)
+        xp, dk = self.xp, self.params["depthwise_kernel"]
+        xpad = pad(xp, x, self.rows, self.cols)  # (n, padded h, padded w, c)
+        mid = depthwise_forward(xp, xpad, dk, self.rows, self.cols)
+        mid = mid.reshape(-1, self.mid_channels)  # (M, c * m)
         z = mid @ self.params["pointwise_kernel"].reshape(self.mid_channels, -1)
         if self.use_bias:
             z += self.params["bias"]  # (M, filters)
         z = z.reshape(x.shape[0], self.rows.out, self.cols.out, self.filters)
         y = self.activation.forward(z)
-        return y, ConvCache(patches, z, y, mid)
+        return y, ConvCache(xpad, z, y, mid)
 
     def backward_from_logits(
         self, dz: Any, cache: ConvCache, need_dx: bool = True
@@ -512,13 +596,13 @@ class SeparableConv2D(_Weighted):
         dpw = self.grads["pointwise_kernel"].reshape(self.mid_channels, -1)
         xp.matmul(cache.mid.T, dz2, out=dpw)  # (c*m, filters), in place
         dmid = dz2 @ pw.T  # (M, c*m)
-        return conv_backward(
+        kernel = self.params["depthwise_kernel"]
+        return depthwise_backward(
             xp,
-            dmid,
+            dmid.reshape(*dz.shape[:3], *kernel.shape[2:]),  # (n, oh, ow, c, m)
             cache.cols,
-            self._depthwise4(self.params["depthwise_kernel"]),
-            self._depthwise4(self.grads["depthwise_kernel"]),
-            (dz.shape[0], *self.shape4),
+            kernel,
+            self.grads["depthwise_kernel"],
             self.rows,
             self.cols,
             need_dx,

@@ -103,15 +103,21 @@ def add_windows(xp: Any, out: Any, dwin: Any, rows: Axis, cols: Axis) -> None:
     if rows.stride >= rows.span and cols.stride >= cols.span:
         windows(xp, out, rows, cols)[...] += dwin  # disjoint windows
         return
-    h_end = rows.stride * (rows.out - 1) + 1
-    w_end = cols.stride * (cols.out - 1) + 1
     for a in range(rows.kernel):
-        top = a * rows.dilation
         for b in range(cols.kernel):
-            left = b * cols.dilation
-            out[
-                :, top : top + h_end : rows.stride, left : left + w_end : cols.stride
-            ] += dwin[:, :, :, a, b]
+            tap(out, rows, cols, a, b)[...] += dwin[:, :, :, a, b]
+
+
+def tap(x: Any, rows: Axis, cols: Axis, a: int, b: int) -> Any:
+    """View (n, out_h, out_w, c) of a padded x: kernel tap (a, b) of every window.
+
+    tap(x)[n, i, j, c] = x[n, i*s_h + a*d_h, j*s_w + b*d_w, c], that is
+    windows(x)[:, :, :, a, b], as a plain slice (no copy).
+    """
+    top, left = a * rows.dilation, b * cols.dilation
+    h_end = top + rows.stride * (rows.out - 1) + 1
+    w_end = left + cols.stride * (cols.out - 1) + 1
+    return x[:, top : h_end : rows.stride, left : w_end : cols.stride]
 
 
 def crop(x: Any, rows: Axis, cols: Axis) -> Any:
