@@ -191,51 +191,105 @@ def conv_backward(xp, dz2, patches, kernel4, dkernel4, shape4, rows, cols, need_
     return col2im(xp, dwin, shape4, rows, cols)
 
 
-def depthwise_forward(xp: Any, xpad: Any, kernel: Any, rows: Axis, cols: Axis):
-    """z (n, out_h, out_w, c, m) = sum over taps (a, b) of tap(xpad) * kernel[a, b].
+def _wide(rows: Axis, cols: Axis) -> bool:
+    """Stride 1: taps are flat offsets into the padded input (see depthwise_input)."""
+    return rows.stride == 1 and cols.stride == 1
 
-    xpad (n, H, W, c) is the padded input, kernel (k_h, k_w, c, m). No im2col:
-    each channel has its own filter, so a GEMM would have one column; k_h * k_w
-    broadcast multiply-adds of strided views do the same work without a copy.
+
+def depthwise_input(xp: Any, x: Any, rows: Axis, cols: Axis) -> Any:
+    """The padded input (n, H, W, c) that the depthwise taps read (and the cache).
+
+    With stride 1 it has one more zero row, so that every tap is a contiguous
+    run of each image, out_h full padded rows long (see `_taps`).
     """
-    n, _, _, c = xpad.shape
-    kh, kw, _, m = kernel.shape
-    z = xp.empty((n, rows.out, cols.out, c, m), dtype=xpad.dtype)
-    tmp = xp.empty_like(z)
-    for a in range(kh):
-        for b in range(kw):
-            v = tap(xpad, rows, cols, a, b)[..., None]  # (n, out_h, out_w, c, 1)
-            if a == 0 and b == 0:
-                xp.multiply(v, kernel[a, b], out=z)
-            else:
-                xp.multiply(v, kernel[a, b], out=tmp)
-                z += tmp
-    return z
+    if not _wide(rows, cols):
+        return pad(xp, x, rows, cols)  # (n, H, W, c)
+    n, h, w, c = x.shape
+    buf = xp.zeros((n, h + rows.lo + rows.hi + 1, w + cols.lo + cols.hi, c), x.dtype)
+    buf[:, rows.lo : rows.lo + h, cols.lo : cols.lo + w] = x  # (n, H + 1, W, c)
+    return buf
 
 
-def depthwise_backward(xp, dz5, xpad, kernel, dkernel, rows, cols, need_dx):
-    """Fill dkernel (in place) and return dx (n, h, w, c) (or None).
+def _taps(buf: Any, rows: Axis, cols: Axis):
+    """(a, b, view) per kernel tap; view (n, out_h, w_out, c) of `buf`.
 
-    dz5 (n, out_h, out_w, c, m). Per tap: dkernel[a, b] = sum over n, i, j of
-    tap(xpad) * dz5, and dx's tap gets dz5 @ kernel[a, b] (summed over m).
+    Strided: tap() views, w_out = out_w. Stride 1: view[n, i, j] = buf[n, i + a
+    * d_h, j + b * d_w] for j over the whole padded width W (w_out = W), a
+    flat shift of each image, so that every elementwise op runs over long
+    contiguous rows; the columns past out_w wrap around and are cropped away.
+    """
+    if not _wide(rows, cols):
+        for a in range(rows.kernel):
+            for b in range(cols.kernel):
+                yield a, b, tap(buf, rows, cols, a, b)
+        return
+    n, _, w, c = buf.shape
+    flat, size = buf.reshape(n, -1), rows.out * w * c  # (n, (H + 1) * W * c)
+    for a in range(rows.kernel):
+        for b in range(cols.kernel):
+            start = (a * rows.dilation * w + b * cols.dilation) * c
+            yield a, b, flat[:, start : start + size].reshape(n, rows.out, w, c)
+
+
+def _tiled(xp: Any, kernel: Any, width: int) -> Any:
+    """kernel (k_h, k_w, c, m) repeated along a row: (k_h, k_w, width, c, m).
+
+    Multiplying by a whole row rather than a (c, m) block keeps numpy's inner
+    loops long instead of c elements.
     """
     kh, kw, c, m = kernel.shape
-    for a in range(kh):
-        for b in range(kw):
-            v = tap(xpad, rows, cols, a, b)  # (n, out_h, out_w, c)
-            dkernel[a, b] = xp.einsum("nijc,nijcm->cm", v, dz5)
+    rows = xp.broadcast_to(kernel[:, :, None], (kh, kw, width, c, m))
+    return xp.ascontiguousarray(rows)
+
+
+def depthwise_forward(xp: Any, buf: Any, kernel: Any, rows: Axis, cols: Axis):
+    """z (n, out_h, out_w, c, m) = sum over taps (a, b) of tap(x) * kernel[a, b].
+
+    buf is `depthwise_input`'s padded input, kernel (k_h, k_w, c, m). No
+    im2col: each channel has its own filter, so a GEMM would have one column;
+    k_h * k_w broadcast multiply-adds of strided views do the same work.
+    """
+    n, _, _, c = buf.shape
+    m = kernel.shape[3]
+    z = tmp = k = None
+    for a, b, v in _taps(buf, rows, cols):
+        if z is None:
+            z = xp.empty((*v.shape, m), dtype=buf.dtype)  # (n, out_h, w_out, c, m)
+            tmp, k = xp.empty_like(z), _tiled(xp, kernel, v.shape[2])
+        if a == 0 and b == 0:
+            xp.multiply(v[..., None], k[a, b], out=z)
+        else:
+            xp.multiply(v[..., None], k[a, b], out=tmp)
+            z += tmp
+    return z[:, :, : cols.out]  # (n, out_h, out_w, c, m)
+
+
+def depthwise_backward(xp, dz5, buf, kernel, dkernel, rows, cols, need_dx):
+    """Fill dkernel (in place) and return dx (n, h, w, c) (or None).
+
+    dz5 (n, out_h, out_w, c, m); buf as `depthwise_forward` had it. Per tap:
+    dkernel[a, b] = sum over n, i, j of tap(x) * dz5, and dx's tap gets dz5 @
+    kernel[a, b] (summed over m).
+    """
+    n, oh, ow, c, m = dz5.shape
+    if _wide(rows, cols):  # zero columns past out_w: they meet wrapped pixels
+        dzw = xp.zeros((n, oh, buf.shape[2], c, m), dtype=dz5.dtype)
+        dzw[:, :, :ow] = dz5
+        dz5 = dzw  # (n, out_h, W, c, m)
+    for a, b, v in _taps(buf, rows, cols):
+        dkernel[a, b] = xp.einsum("nijc,nijcm->cm", v, dz5)
     if not need_dx:
         return None
-    dxp = xp.zeros_like(xpad)  # (n, padded h, padded w, c)
-    tmp = xp.empty(dz5.shape[:4], dtype=dz5.dtype)  # (n, out_h, out_w, c)
-    for a in range(kh):
-        for b in range(kw):
-            if m == 1:
-                xp.multiply(dz5[..., 0], kernel[a, b, :, 0], out=tmp)
-            else:
-                tmp = xp.einsum("nijcm,cm->nijc", dz5, kernel[a, b])
-            tap(dxp, rows, cols, a, b)[...] += tmp
-    return crop(dxp, rows, cols)
+    dbuf = xp.zeros_like(buf)
+    tmp = xp.empty(dz5.shape[:4], dtype=dz5.dtype)  # (n, out_h, w_out, c)
+    k = _tiled(xp, kernel, dz5.shape[2])  # (k_h, k_w, w_out, c, m)
+    for a, b, v in _taps(dbuf, rows, cols):
+        if m == 1:
+            xp.multiply(dz5[..., 0], k[a, b, :, :, 0], out=tmp)
+        else:
+            tmp = xp.einsum("nijcm,jcm->nijc", dz5, k[a, b])
+        v += tmp
+    return crop(dbuf, rows, cols)
 
 
 class _Weighted(Layer):
@@ -508,7 +562,7 @@ class DepthwiseConv2D(_Conv):
         return (*kernel, channels, self._config["depth_multiplier"])
 
     def forward(self, x: Any, training: bool = False) -> tuple[Any, ConvCache]:
-        xpad = pad(self.xp, x, self.rows, self.cols)  # (n, padded h, padded w, c)
+        xpad = depthwise_input(self.xp, x, self.rows, self.cols)
         z = depthwise_forward(
             self.xp, xpad, self.params["kernel"], self.rows, self.cols
         )
@@ -575,7 +629,7 @@ class SeparableConv2D(_Weighted):
 
     def forward(self, x: Any, training: bool = False) -> tuple[Any, ConvCache]:
         xp, dk = self.xp, self.params["depthwise_kernel"]
-        xpad = pad(xp, x, self.rows, self.cols)  # (n, padded h, padded w, c)
+        xpad = depthwise_input(xp, x, self.rows, self.cols)
         mid = depthwise_forward(xp, xpad, dk, self.rows, self.cols)
         mid = mid.reshape(-1, self.mid_channels)  # (M, c * m)
         z = mid @ self.params["pointwise_kernel"].reshape(self.mid_channels, -1)

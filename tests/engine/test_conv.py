@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nncli.engine.backend import Backend
+from nncli.engine.gradcheck import check_layer
 from nncli.engine.layers import layers
 
 F64 = Backend.from_name("numpy", dtype="float64")
@@ -170,6 +171,41 @@ def test_depthwise_is_a_per_channel_convolution():
             "same", 1,
         )  # fmt: skip
         np.testing.assert_allclose(y[..., 2 * c : 2 * c + 2], one, rtol=1e-12)
+
+
+DEPTHWISE_GEOMETRIES = [
+    ((3, 3), (1, 1), (1, 1), "same", 1),  # stride 1: flat-shifted taps
+    ((2, 3), (1, 1), (2, 1), "valid", 2),
+    ((3, 2), (1, 1), (1, 2), "same", 3),
+    ((3, 3), (2, 1), (1, 1), "same", 1),  # strided: tap views
+    ((2, 2), (2, 2), (2, 2), "valid", 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "strides", "dilation", "padding", "m"), DEPTHWISE_GEOMETRIES
+)
+def test_depthwise_matches_the_reference_and_finite_differences(
+    kernel, strides, dilation, padding, m
+):
+    cfg = {"type": "depthwise_conv2d", "kernel_size": list(kernel),
+           "strides": list(strides), "dilation_rate": list(dilation),
+           "padding": padding, "depth_multiplier": m}  # fmt: skip
+    layer, out = _build(cfg, (6, 7, 2))
+    layer.params["bias"][...] = RNG.normal(size=layer.params["bias"].shape)
+    x = RNG.normal(size=(2, 6, 7, 2))
+    y, _ = layer.forward(x)
+    assert y.shape == (2, *out)
+    kernel4 = layer.params["kernel"]  # (k_h, k_w, 2, m)
+    for c in range(2):
+        one = conv2d_reference(
+            x[..., c : c + 1], kernel4[:, :, c : c + 1], layer.params["bias"][c * m :
+            (c + 1) * m], strides, dilation, padding, 1,
+        )  # fmt: skip
+        np.testing.assert_allclose(y[..., c * m : (c + 1) * m], one, rtol=1e-12)
+    check_layer(layer, x)
+    cfg = {**cfg, "type": "separable_conv2d", "filters": 3}
+    check_layer(_build(cfg, (6, 7, 2))[0], x)
 
 
 def test_separable_is_depthwise_then_pointwise():
