@@ -24,9 +24,11 @@ from nncli.errors import (
     EXIT_TERMINATED,
     NncliError,
 )
+from nncli.usage import UsageGroup
 
 app = typer.Typer(
     name="nncli",
+    cls=UsageGroup,  # usage errors as one line, or JSON with --json
     help="Train neural networks from one YAML spec.\n\n"
     "Example: nncli train specs/moons.yaml && nncli eval runs/<run-dir>",
     no_args_is_help=True,
