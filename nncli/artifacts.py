@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from nncli.errors import RunError
+from nncli.errors import NotARunError, RunError
 
 SPEC = "spec.yaml"
 METRICS = "metrics.csv"
@@ -395,20 +395,49 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+# files only a run directory holds: with one of them, a missing spec.yaml
+# means a damaged run, not a wrong path
+_RUN_FILES = (SUMMARY, METRICS, WEIGHTS, CHECKPOINT, PREPROCESSING)
+
+
+def not_a_run(path: Path) -> RunError:
+    """Why `path`, which has no spec.yaml, cannot be read as a run: a usage
+    error (exit 2) for a file, a missing path or a foreign folder; a damaged
+    run (exit 1) for a run directory that lost its spec."""
+    where = "train prints its path, e.g. runs/<name>-<time>"
+    if path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return NotARunError(
+                f"{path} is a spec file, not a run directory; train it first: "
+                f"nncli train {path}"
+            )
+        return NotARunError(f"{path} is a file, not a run directory ({where})")
+    if not path.is_dir():
+        return NotARunError(f"{path} is not a run directory: it does not exist")
+    if any((path / name).exists() for name in _RUN_FILES):
+        return RunError(f"{path} is a damaged nncli run: its {SPEC} is missing")
+    if any((p / SPEC).is_file() for p in _subdirs(path)):
+        return NotARunError(
+            f"{path} is not a run directory but holds runs; "
+            f"nncli runs --runs-dir {path} lists them"
+        )
+    return NotARunError(f"{path} is not a run directory (no {SPEC}; {where})")
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+
+
 class RunReader:
     """Reads a finished (or interrupted) run directory."""
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = Path(run_dir)
-        if self.dir.is_file():
-            raise RunError(
-                f"{self.dir} is a file; give a run directory (train prints "
-                "its path, e.g. runs/<name>-<time>)"
-            )
-        if not self.dir.is_dir():
-            raise RunError(f"run directory not found: {self.dir}")
         if not (self.dir / SPEC).is_file():
-            raise RunError(f"{self.dir} is not an nncli run (no {SPEC})")
+            raise not_a_run(self.dir)
 
     def spec(self) -> dict[str, Any]:
         try:

@@ -23,6 +23,7 @@ from nncli.errors import (
     EXIT_PIPE,
     EXIT_TERMINATED,
     NncliError,
+    NothingToResume,
 )
 from nncli.usage import UsageGroup
 
@@ -219,9 +220,14 @@ def train_cmd(
             _smoke(session, json_out)
             return
         reporter = make_reporter(quiet=quiet)
-        run_dir, summary = train(
-            session, runs_dir, reporter, argv=sys.argv, resume=resume
-        )
+        try:
+            run_dir, summary = train(
+                session, runs_dir, reporter, argv=sys.argv, resume=resume
+            )
+        except NothingToResume as e:  # success: a rerun script is idempotent
+            print(e.lines()[0], file=sys.stderr)
+            print(_dumps(_train_json(e.summary)) if json_out else e.run_dir)
+            return
         if plot:
             _plot_run(run_dir, reporter)
         final = summary.get("final", {})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -98,6 +100,24 @@ class RunError(NncliError):
     """A run directory or its files cannot be read or written."""
 
     exit_code = EXIT_FAILURE
+
+
+class NotARunError(RunError):
+    """A path given as a run directory is none (a spec file, a missing path):
+    bad input, like a bad argument."""
+
+    exit_code = EXIT_USAGE
+
+
+class NothingToResume(NncliError):
+    """`--resume` of a run that has finished its epochs: nothing to do, which
+    is success (exit 0), so a script that reruns the command is idempotent."""
+
+    exit_code = EXIT_OK
+
+    def __init__(self, message: str, run_dir: Path, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.run_dir, self.summary = run_dir, summary
 
 
 class DivergedError(NncliError):

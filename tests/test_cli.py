@@ -182,8 +182,8 @@ def test_eval_rejects_unknown_gate_metric(spec, tmp_path):
 
 def test_eval_missing_run_is_an_error(tmp_path):
     result = invoke("eval", tmp_path / "nope")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: ") and "not found" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and "does not exist" in result.stderr
 
 
 def test_invalid_spec_exits_2_with_one_line_per_error_and_writes_nothing(
@@ -398,7 +398,66 @@ def test_run_files_follow_the_umask(spec, tmp_path):
 
 def test_eval_of_a_spec_file_says_it_needs_a_run(spec):
     result = invoke("eval", spec)
-    assert result.exit_code == 1 and "is a file; give a run directory" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {spec} is a spec file, not a run directory; train it first: "
+        f"nncli train {spec}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["eval", "{path}"],
+        ["predict", "{path}", "--data", "x.csv"],
+        ["compare", "{path}", "{path}"],
+        ["plot", "{path}", "--terminal"],
+        ["summary", "{path}"],
+        ["train", "--resume", "{path}"],
+        ["train", "{spec}", "--from", "{path}"],
+    ],
+)
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("spec", "is a spec file, not a run directory; train it first: nncli train"),
+        ("file", "is a file, not a run directory"),
+        ("missing", "is not a run directory: it does not exist"),
+        ("folder", "is not a run directory (no spec.yaml"),
+        ("runs", "is not a run directory but holds runs; nncli runs --runs-dir"),
+    ],
+)
+def test_not_a_run_directory_is_a_usage_error(command, kind, fragment, spec, tmp_path):
+    """Every command that reads a run says, in one line naming the path, that
+    the path is not one (exit 2), and JSON says so too."""
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "spec.yaml").write_text("x: 1\n")
+    path = {
+        "spec": spec,
+        "file": tmp_path / "file.txt",
+        "missing": tmp_path / "nope",
+        "folder": tmp_path / "folder",
+        "runs": tmp_path / "runs",
+    }[kind]
+    args = [a.format(path=path, spec=spec) for a in command]
+    if command[0] != "summary" or kind in ("folder", "runs"):  # or a spec file
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: {path} ") and fragment in line
+        as_json = invoke(*args, "--json")
+        assert as_json.exit_code == 2
+        assert json.loads(as_json.stdout)["errors"] == [line.removeprefix("error: ")]
+
+
+def test_a_run_that_lost_its_spec_is_damaged_not_a_usage_error(spec, tmp_path):
+    run = train(spec, tmp_path)
+    (run / "spec.yaml").unlink()
+    result = invoke("eval", run)
+    assert result.exit_code == 1
+    assert "is a damaged nncli run: its spec.yaml is missing" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from nncli import artifacts
 from nncli.cli import app
-from nncli.errors import RunError
+from nncli.errors import NothingToResume, RunError
 from nncli.report import Reporter
 from nncli.train import checkpoint
 from nncli.train import run as run_module
@@ -335,7 +335,7 @@ def test_a_failed_final_summary_is_finished_by_resume(straight, tmp_path, monkey
     _same_run(straight.run, run)
     summary = json.loads((run / artifacts.SUMMARY).read_text())
     assert summary["resumed"][-1]["after_epoch"] == EPOCHS
-    with pytest.raises(RunError, match="nothing to resume"):
+    with pytest.raises(NothingToResume, match="nothing to resume"):
         _train(straight.spec, tmp_path, resume=run)
 
 

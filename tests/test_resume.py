@@ -263,8 +263,38 @@ def test_a_plain_resume_after_a_timed_out_extension_goes_on(tmp_path, monkeypatc
     # and a longer run stays longer: no "finished 6 of 4 epochs"
     _train("--resume", run, "--set", "epochs=6")
     result = runner.invoke(app, ["train", "--resume", str(run)])
-    assert result.exit_code == 1
-    assert "has finished 6 of 6 epochs" in result.stderr
+    assert result.exit_code == 0
+    assert "nothing to resume" in result.stderr and "all 6 epochs" in result.stderr
+
+
+def test_resume_of_a_finished_run_is_a_quiet_success(tmp_path):
+    """A CI script that reruns `train --resume RUN` is idempotent: exit 0, one
+    line on stderr, the run's path (or its JSON) as after the training."""
+    run = _train(_small(tmp_path), "--runs-dir", tmp_path / "runs")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["train", "-q", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"nothing to resume: {run} has finished all 2 epochs; train longer "
+        "with --set epochs=N"
+    ]
+    assert result.stdout.strip() == str(run)
+    as_json = runner.invoke(app, ["train", "-q", "--resume", str(run), "--json"])
+    assert as_json.exit_code == 0
+    out = json.loads(as_json.stdout)
+    assert (out["status"], out["epochs_run"]) == ("completed", 2)
+    assert before == {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+
+def test_resume_with_fewer_epochs_than_run_is_a_usage_error(tmp_path):
+    run = _train(_small(tmp_path), "--runs-dir", tmp_path / "runs")
+    result = runner.invoke(
+        app, ["train", "-q", "--resume", str(run), "--set", "epochs=1"]
+    )
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: cannot resume ")
+    assert "finished 2 epochs, more than the 1 the spec asks for" in line
 
 
 def test_resume_refuses_changed_data_unless_forced(tmp_path):

@@ -27,7 +27,9 @@ from nncli.errors import (
     EXIT_TERMINATED,
     DivergedError,
     Interrupted,
+    NothingToResume,
     RunError,
+    SpecError,
 )
 from nncli.report import Reporter
 from nncli.train import checkpoint
@@ -71,7 +73,6 @@ def prepare_resume(
     `overrides`. Any difference from the run's spec but `epochs` and
     `max_time`, and any change in its data (a data file's or the arrays'
     sha256), is refused (listing each) unless `force`."""
-    from nncli.errors import SpecError
 
     reader = artifacts.RunReader(run_dir)
     base = Path(spec) if spec is not None else reader.dir / artifacts.SPEC
@@ -543,10 +544,18 @@ class _Record:
         # a run that trained to its end but failed to finish (say, its final
         # summary hit a full disk) is finished now, without more training
         done = summary.get("status") == "completed"
-        if state.epoch > epochs or (state.epoch == epochs and done):
-            raise RunError(
-                f"nothing to resume: {run_dir} has finished {state.epoch} of "
-                f"{epochs} epochs; train longer with --set epochs=N"
+        if state.epoch > epochs:  # the spec (say, --set epochs=N) asks for fewer
+            raise SpecError(
+                f"cannot resume {run_dir}: it has finished {state.epoch} epochs, "
+                f"more than the {epochs} the spec asks for; train longer with "
+                f"--set epochs=N (N > {state.epoch})"
+            )
+        if state.epoch == epochs and done:
+            raise NothingToResume(
+                f"nothing to resume: {run_dir} has finished all {epochs} epochs; "
+                "train longer with --set epochs=N",
+                run_dir,
+                summary,
             )
         rows = reader.metrics()
         if len(rows) < state.epoch:
