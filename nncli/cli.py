@@ -230,21 +230,36 @@ def train_cmd(
             return
         if plot:
             _plot_run(run_dir, reporter)
-        final = summary.get("final", {})
-        reporter.info(
-            "done: "
-            + " - ".join(
-                f"{k}: {v:.4f}"
-                for k, v in final.items()
-                if k not in ("epoch", "seconds", "learning_rate")
-            )
-        )
+        reporter.info(_done_line(summary))
         if json_out:
             print(_dumps(_train_json(summary), indent=2))
         else:
             print(run_dir)
 
     _guard(debug, body, json_out)
+
+
+def _logs_text(row: dict[str, Any]) -> str:
+    return " - ".join(
+        f"{k}: {v:.4f}"
+        for k, v in row.items()
+        if k not in ("epoch", "seconds", "learning_rate")
+    )
+
+
+def _done_line(summary: dict[str, Any]) -> str:
+    """The last epoch's logs, and with restore_best_weights the logs of the
+    epoch whose weights the run keeps."""
+    final = summary.get("final", {})
+    restored = summary.get("restored_weights_of_epoch")
+    if restored is None:
+        return f"done: {_logs_text(final)}"
+    kept = _logs_text(summary.get("restored_metrics", {}))
+    last = f"epoch {final['epoch']}: " if "epoch" in final else ""
+    return (
+        f"done: restored weights of epoch {restored} ({kept}); "
+        f"last {last}{_logs_text(final)}"
+    )
 
 
 def _plot_run(run_dir: Path, reporter: Any) -> None:
@@ -299,6 +314,12 @@ def _train_json(summary: dict[str, Any]) -> dict[str, Any]:
         },
         "learning_rate": final.get("learning_rate"),
         "best": summary.get("best", {}),
+        "restored_weights_of_epoch": summary.get("restored_weights_of_epoch"),
+        "restored_metrics": {
+            k: v
+            for k, v in summary.get("restored_metrics", {}).items()
+            if k not in ("epoch", "seconds", "learning_rate")
+        },
         "stopped": summary.get("stopped"),
         "seed": summary["seed"],
         "wall_seconds": summary.get("wall_seconds"),

@@ -598,7 +598,13 @@ class _Record:
                 "changes": changes.spec + changes.data,
             }
         )
-        for key in ("finished", "message", "stopped"):
+        for key in (
+            "finished",
+            "message",
+            "stopped",
+            "restored_weights_of_epoch",  # the end of this training decides
+            "restored_metrics",
+        ):
             summary.pop(key, None)
         if "summary" in state.info:  # as of the checkpoint's epoch
             summary.pop("checkpoints", None)
@@ -692,7 +698,12 @@ class _Record:
         """Make `weights` (of an earlier epoch) the run's final weights."""
         self.flush()
         self.writer.write_weights(weights, self.META)
+        # "final" stays the last epoch's row (what metrics.csv ends with);
+        # these say what the weights on disk scored
         self.summary["restored_weights_of_epoch"] = epoch
+        self.summary["restored_metrics"] = next(
+            (row for row in self.rows if row.get("epoch") == epoch), {}
+        )
 
     def finish(
         self, status: str, message: str | None = None, stopped: str | None = None
