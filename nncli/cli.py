@@ -460,6 +460,8 @@ def eval_cmd(
         under = parse_gates(fail_under or [], "--fail-under")
         over = parse_gates(fail_over or [], "--fail-over")
         result = evaluate_run(run, data, confusion=confusion)
+        for w in result["warnings"]:
+            print(f"warning: {w}", file=sys.stderr)
         failures = check_gates(result["metrics"], under, over, result["directions"])
         result["gates"] = {"passed": not failures, "failures": failures}
         if json_out:

@@ -135,6 +135,42 @@ def _preprocessing(run_dir: Path) -> Any:
         raise RunError(f"{run_dir}/preprocessing.json is damaged: {e}") from e
 
 
+def run_warnings(run_dir: Path) -> list[str]:
+    """What to know before trusting a score of `run_dir`'s weights: a run that
+    diverged, or did not finish (interrupted, stopped, failed, still running
+    or killed). Empty for a completed run (or an unreadable summary, which
+    evaluating reports on its own terms)."""
+    from nncli.artifacts import RunReader
+    from nncli.errors import RunError
+
+    try:
+        summary = RunReader(run_dir).summary()
+    except RunError:
+        return []
+    status = summary.get("status") if isinstance(summary, dict) else None
+    if status in ("completed", None):
+        return []
+    done, planned = summary.get("epochs_run") or 0, summary.get("epochs")
+    if status == "diverged":
+        kept = f"epoch {done}" if done else "the initial ones"
+        return [
+            f"{run_dir} diverged in epoch {done + 1}; evaluating its last good "
+            f"weights ({kept})"
+        ]
+    weights = f"the weights of epoch {done}" if done else "its initial weights"
+    why = {
+        "running": "it is still training, or was killed",
+        "interrupted": "it was interrupted",
+        "stopped": "its max_time ran out",
+        "failed": "it failed",
+    }.get(status, f"its status is {status}")
+    of = f" of {planned}" if planned else ""
+    return [
+        f"{run_dir} is not finished ({why}, after {done}{of} epochs); "
+        f"evaluating {weights}"
+    ]
+
+
 def evaluate_run(
     run_dir: Path, data: Path | None = None, confusion: bool = False
 ) -> dict[str, Any]:
@@ -149,6 +185,7 @@ def evaluate_run(
 
     run_dir = Path(run_dir)
     session = session_from_run(run_dir)
+    warnings = run_warnings(run_dir)
     counts = _confusion_counts(session) if confusion else None  # refuse early
     ds, label = _dataset(session, run_dir, data)
     batches = Batches(
@@ -163,6 +200,7 @@ def evaluate_run(
         "samples": len(ds.x),
         "metrics": metrics,
         "directions": directions,
+        "warnings": warnings,
     }
     if counts is not None:
         result["confusion_matrix"] = _confusion(session, run_dir, batches, counts)

@@ -532,3 +532,33 @@ def test_a_closed_pipe_stops_each_command_quietly_with_141(spec, tmp_path):
         code, err, first = _piped_into_head(args, tmp_path)
         assert (code, err.decode()) == (141, ""), args
         assert first.strip()  # the reader got its line
+
+
+@pytest.mark.parametrize(
+    "status, why",
+    [
+        ("interrupted", "it was interrupted"),
+        ("running", "it is still training, or was killed"),
+        ("stopped", "its max_time ran out"),
+    ],
+)
+def test_eval_of_an_unfinished_run_warns(status, why, spec, tmp_path):
+    """A score of an unfinished run's weights comes with one warning line
+    (and the warning in the JSON); a completed run's has none."""
+    run = train(spec, tmp_path)
+    clean = invoke("eval", run, "--json")
+    assert clean.stderr == "" and json.loads(clean.stdout)["warnings"] == []
+    path = run / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update(status=status, epochs_run=2)  # as a stop after epoch 2 leaves it
+    path.write_text(json.dumps(summary))
+    warning = (
+        f"{run} is not finished ({why}, after 2 of 3 epochs); evaluating the "
+        "weights of epoch 2"
+    )
+    result = invoke("eval", run)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [f"warning: {warning}"]
+    assert "loss:" in result.stdout
+    as_json = invoke("eval", run, "--json")
+    assert json.loads(as_json.stdout)["warnings"] == [warning]

@@ -160,3 +160,17 @@ def test_a_validation_loss_alone_going_non_finite_is_explained(tmp_path):
     ok = runner.invoke(app, ["eval", str(run), "--json"])  # epoch 7's weights
     assert ok.exit_code == 0, ok.output
     assert np.isfinite(json.loads(ok.stdout)["metrics"]["loss"])
+
+
+def test_eval_of_a_diverged_run_warns_and_scores_the_kept_weights(tmp_path):
+    assert _run(tmp_path, EXPLODES).exit_code == 4
+    run = next((tmp_path / "runs").iterdir())
+    warning = (
+        f"{run} diverged in epoch 1; evaluating its last good weights "
+        "(the initial ones)"
+    )
+    result = runner.invoke(app, ["eval", str(run)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [f"warning: {warning}"]
+    as_json = runner.invoke(app, ["eval", str(run), "--json"])
+    assert json.loads(as_json.stdout)["warnings"] == [warning]
