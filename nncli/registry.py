@@ -25,40 +25,62 @@ class StrictModel(BaseModel):
     )
 
 
+def fold(name: str) -> str:
+    """The form names are compared in: lowercase, underscores dropped.
+
+    Keras accepts a class name (`Conv2D`, `MaxPooling2D`, `KLDivergence`) where
+    it accepts the snake_case one, and a CamelCase -> snake_case conversion
+    cannot tell `conv2_d` from `conv2d` or `k_l_divergence` from `kl_divergence`;
+    folding both sides to `conv2d`, `maxpooling2d`, `kldivergence` can.
+    """
+    return name.lower().replace("_", "")
+
+
 class UnknownName(KeyError):
     """A name not in a registry; `str()` gives a did-you-mean message."""
 
-    def __init__(self, kind: str, name: object, known: list[str]) -> None:
+    def __init__(
+        self, kind: str, name: object, known: list[str], ambiguous: list[str] = ()
+    ) -> None:
         self.kind, self.name, self.known = kind, name, known
+        self.ambiguous = list(ambiguous)
         super().__init__(name)
 
     def __str__(self) -> str:
+        if self.ambiguous:
+            return f"ambiguous {self.kind} {self.name!r}: write one of " + ", ".join(
+                repr(n) for n in self.ambiguous
+            )
         msg = f"unknown {self.kind} {self.name!r}"
-        close = difflib.get_close_matches(str(self.name).lower(), self.known, n=1)
+        folded = {fold(n): n for n in reversed(self.known)}
+        close = difflib.get_close_matches(fold(str(self.name)), list(folded), n=1)
         if close:
-            msg += f"; did you mean {close[0]!r}?"
+            msg += f"; did you mean {folded[close[0]]!r}?"
         return msg + f" (known: {', '.join(self.known)})"
 
 
 _ALL: list[Registry[Any]] = []
 
 
-def canonical_name(name: str) -> str | None:
-    """The registered name `name` stands for in any registry (for error paths)."""
-    for registry in _ALL:
-        if name in registry:
-            return registry.canonical(name)
-    return None
+def canonical_names(name: str) -> set[str]:
+    """The registered names `name` stands for in every registry (for error paths)."""
+    return {registry.canonical(name) for registry in _ALL if name in registry}
 
 
 class Registry(Generic[T]):
-    """Maps lowercase snake_case names (and aliases) to registered objects."""
+    """Maps lowercase snake_case names (and aliases) to registered objects.
+
+    Lookups also take a name in another case or Keras's class-name form
+    (`Adam`, `MaxPooling2D`, `MSE`): names are matched after `fold()`, and a
+    folded form that two registered names share is refused as ambiguous.
+    """
 
     def __init__(self, kind: str) -> None:
         _ALL.append(self)
         self.kind = kind
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        self._folded: dict[str, set[str]] = {}  # fold(name or alias) -> names
 
     def register(self, name: str, *aliases: str) -> Callable[[T], T]:
         def decorate(obj: T) -> T:
@@ -67,6 +89,8 @@ class Registry(Generic[T]):
             self._items[name] = obj
             for alias in aliases:
                 self._aliases[alias] = name
+            for written in (name, *aliases):
+                self._folded.setdefault(fold(written), set()).add(name)
             return obj
 
         return decorate
@@ -77,7 +101,12 @@ class Registry(Generic[T]):
             return name
         if name in self._aliases:
             return self._aliases[name]
-        raise UnknownName(self.kind, name, self.names())
+        found = (
+            sorted(self._folded.get(fold(name), ())) if isinstance(name, str) else []
+        )
+        if len(found) == 1:
+            return found[0]
+        raise UnknownName(self.kind, name, self.names(), ambiguous=found)
 
     def get(self, name: str) -> T:
         return self._items[self.canonical(name)]
@@ -98,7 +127,10 @@ class Registry(Generic[T]):
         return sorted(out + list(self._aliases) if aliases else out)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items or name in self._aliases
+        """Whether `name` resolves to exactly one registered name."""
+        if name in self._items or name in self._aliases:
+            return True
+        return isinstance(name, str) and len(self._folded.get(fold(name), ())) == 1
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -110,7 +142,8 @@ class Registry(Generic[T]):
 def named(registry: Registry[Any]) -> Any:
     """Pydantic type for a registered name, in short or long form.
 
-    Accepts `"relu"` or `{type: relu, ...}`, canonicalises aliases, rejects
+    Accepts `"relu"` or `{type: relu, ...}`, canonicalises aliases and other
+    spellings (`ReLU`, `Conv2D`: see `Registry`), rejects
     unknown names with a did-you-mean, then validates the long form against the
     registered class's `Config` (a discriminated union on `type`). Built from
     what is registered when called, so call it after the registry is filled.
@@ -136,12 +169,13 @@ def named(registry: Registry[Any]) -> Any:
                     "missing key 'type' naming the {kind} (one of: {known})",
                     {"kind": registry.kind, "known": ", ".join(registry.names())},
                 )
-            if not isinstance(name, str) or name not in registry:
-                raise PydanticCustomError(
-                    "unknown_name",
-                    str(UnknownName(registry.kind, name, registry.names())),
-                )
-            value = {**value, "type": registry.canonical(name)}
+            try:
+                if not isinstance(name, str):
+                    raise UnknownName(registry.kind, name, registry.names())
+                canonical = registry.canonical(name)  # `Adam`, `MSE` -> snake_case
+            except UnknownName as e:
+                raise PydanticCustomError("unknown_name", str(e)) from None
+            value = {**value, "type": canonical}
         return value
 
     return Annotated[

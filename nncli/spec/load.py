@@ -77,6 +77,7 @@ class SpecSource:
     file: str
     lines: Lines = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)  # path -> `--set` text
+    moved: dict[str, str] = field(default_factory=dict)  # validated path -> written
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
@@ -339,12 +340,41 @@ def validate(src: SpecSource) -> BaseModel:
     from nncli.spec.schema import run_spec_model
 
     model = run_spec_model()
+    data = _input_shape_from_first_layer(src)
     try:
-        return model.model_validate(src.data)
+        return model.model_validate(data)
     except ValidationError as e:
-        issues = [_issue(src, model, err) for err in e.errors()]
+        issues = [_issue(src, data, model, err) for err in e.errors()]
         issues.sort(key=lambda i: (i.file != src.file, i.line or 0, i.column or 0))
         raise SpecError(_dedupe(issues)) from None
+
+
+_LAYER_INPUT = ("input_shape", "input_dim")  # Keras's first-layer input arguments
+
+
+def _input_shape_from_first_layer(src: SpecSource) -> Any:
+    """`src.data` with a first layer's Keras-style `input_shape` (or `input_dim:
+    n`, meaning [n]) moved to model.input_shape, where the engine reads it.
+
+    Only when model.input_shape is absent and the first layer gives one of the
+    two; anything else stays put and is reported (see `_old_key_hint`). Errors
+    about the moved value still cite the first layer (`src.moved`).
+    """
+    model = src.data.get("model") if isinstance(src.data, dict) else None
+    layers = model.get("layers") if isinstance(model, dict) else None
+    first = layers[0] if isinstance(layers, list) and layers else None
+    given = [k for k in _LAYER_INPUT if isinstance(first, dict) and k in first]
+    if len(given) != 1 or "input_shape" in model:
+        return src.data
+    (key,) = given
+    shape = first[key]
+    if key == "input_dim":
+        shape = [shape]
+        src.moved["model.input_shape[0]"] = "model.layers[0].input_dim"
+    rest = {k: v for k, v in first.items() if k != key}
+    src.moved["model.input_shape"] = f"model.layers[0].{key}"
+    model = {**model, "input_shape": shape, "layers": [rest, *layers[1:]]}
+    return {**src.data, "model": model}
 
 
 def load_spec(path: Path, overrides: list[str] = ()) -> BaseModel:
@@ -355,15 +385,22 @@ def load_spec(path: Path, overrides: list[str] = ()) -> BaseModel:
     return validate(src)
 
 
-def _issue(src: SpecSource, model: type[BaseModel], err: dict[str, Any]) -> Issue:
-    loc = _data_loc(src.data, err["loc"])
-    return _place(src, loc, _message(model, src.data, loc, err))
+def _issue(
+    src: SpecSource, data: Any, model: type[BaseModel], err: dict[str, Any]
+) -> Issue:
+    loc = _data_loc(data, err["loc"])
+    return _place(src, loc, _message(model, data, loc, err))
 
 
 def _place(src: SpecSource, loc: tuple[Any, ...], message: str) -> Issue:
     """An issue at `loc`, with the line of the nearest enclosing key or the
     `--set` that put the value there."""
     path = _path_str(loc)
+    for new, written in src.moved.items():  # cite the key as the user wrote it
+        if path == new or path.startswith((new + ".", new + "[")):
+            loc = _split_path(written + path[len(new) :])
+            path = _path_str(loc)
+            break
     for n in range(len(loc), -1, -1):
         p = _path_str(loc[:n])
         if p in src.overrides:
@@ -382,11 +419,15 @@ def locate(src: SpecSource, issue: Issue) -> Issue:
     """Give an issue raised after validation (path only) its file and line."""
     if issue.file is not None:
         return issue
-    loc = tuple(
+    return _place(src, _split_path(issue.path), issue.message)
+
+
+def _split_path(path: str) -> tuple[Any, ...]:
+    """`model.layers[0].units` -> ("model", "layers", 0, "units")."""
+    return tuple(
         int(p[1:-1]) if p.startswith("[") else p
-        for p in re.findall(r"\[\d+\]|[^.\[\]]+", issue.path)
+        for p in re.findall(r"\[\d+\]|[^.\[\]]+", path)
     )
-    return _place(src, loc, issue.message)
 
 
 def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -420,10 +461,8 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _is_tag(node: Any, part: str) -> bool:
-    from nncli.registry import canonical_name
-
     name = node.get("type") if isinstance(node, dict) else node
-    return isinstance(name, str) and part in (name, canonical_name(name))
+    return isinstance(name, str) and part in _names(name)
 
 
 def _message(model: type[BaseModel], data: Any, loc: tuple[Any, ...], err: dict) -> str:
@@ -471,11 +510,97 @@ def _show(value: Any) -> str:
     )
 
 
+# Keys that Keras 1/2, tf.keras or pandas-minded users write for one that nncli
+# spells another way: key -> (why, candidates). The hint names the first
+# candidate the mapping holding the key has (or, at the top level, the section
+# that has it); a dotted candidate is a place elsewhere in the spec.
+OLD_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lr": ("Keras 2's name", ("learning_rate",)),
+    "decay": (
+        "Keras 2's per-update decay is a schedule now: learning_rate: "
+        "{type: inverse_time_decay, initial_learning_rate: ..., decay_steps: 1, "
+        "decay_rate: ...}",
+        ("learning_rate",),
+    ),
+    "nb_epoch": ("Keras 1's name", ("epochs",)),
+    "nb_epochs": ("Keras 1's name", ("epochs",)),
+    "label": ("the labels are the target column(s)", ("target",)),
+    "labels": ("the labels are the target column(s)", ("target",)),
+    "y_col": ("the labels are the target column(s)", ("target",)),
+    "label_col": ("the labels are the target column(s)", ("target",)),
+    "target_col": ("the labels are the target column(s)", ("target",)),
+    "validation_data": ("Keras fit()'s name (here a file)", ("validation",)),
+    "input_shape": (
+        "Keras reads it from the first layer only",
+        ("model.input_shape",),
+    ),
+    "input_dim": ("Keras reads it from the first layer only", ("model.input_shape",)),
+    "output_dim": ("Keras 1's name", ("units",)),
+    "nb_filter": ("Keras 1's name", ("filters",)),
+    "filter_length": ("Keras 1's name", ("kernel_size",)),
+    "nb_row": ("Keras 1's name", ("kernel_size",)),
+    "nb_col": ("Keras 1's name", ("kernel_size",)),
+    "subsample": ("Keras 1's name", ("strides",)),
+    "subsample_length": ("Keras 1's name", ("strides",)),
+    "stride": ("Keras 1's name", ("strides",)),
+    "pool_length": ("Keras 1's name", ("pool_size",)),
+    "border_mode": ("Keras 1's name", ("padding",)),
+    "atrous_rate": ("Keras 1's name", ("dilation_rate",)),
+    "p": ("Keras 1's name", ("rate",)),
+    "sigma": ("Keras 1's name", ("stddev",)),
+    "init": (
+        "Keras 1's name",
+        ("kernel_initializer", "embeddings_initializer", "depthwise_initializer"),
+    ),
+    "inner_init": ("Keras 1's name", ("recurrent_initializer",)),
+    "inner_activation": ("Keras 1's name", ("recurrent_activation",)),
+    "W_regularizer": (
+        "Keras 1's name",
+        ("kernel_regularizer", "embeddings_regularizer", "depthwise_regularizer"),
+    ),
+    "U_regularizer": ("Keras 1's name", ("recurrent_regularizer",)),
+    "b_regularizer": ("Keras 1's name", ("bias_regularizer",)),
+    "W_constraint": (
+        "Keras 1's name",
+        ("kernel_constraint", "embeddings_constraint", "depthwise_constraint"),
+    ),
+    "U_constraint": ("Keras 1's name", ("recurrent_constraint",)),
+    "b_constraint": ("Keras 1's name", ("bias_constraint",)),
+    "bias": ("Keras 1's name", ("use_bias",)),
+    "dropout_W": ("Keras 1's name", ("dropout",)),
+    "dropout_U": ("Keras 1's name", ("recurrent_dropout",)),
+}
+
+
+def _old_key_hint(
+    model: type[BaseModel], data: Any, loc: tuple[Any, ...], known: list[str]
+) -> str | None:
+    """The targeted hint for a key in `OLD_KEYS`, if it applies here."""
+    key = str(loc[-1])
+    if key in _LAYER_INPUT and loc[:3] == ("model", "layers", 0) and len(loc) == 4:
+        if "input_shape" in data["model"]:
+            return "model.input_shape gives the input shape already; give it once"
+        return f"give {' or '.join(_LAYER_INPUT)} on the first layer, not both"
+    why, candidates = OLD_KEYS.get(key, ("", ()))
+    for new in candidates:
+        if "." in new and len(loc) > 2:  # at the top level _home_of says where
+            return f"{why}; nncli takes it as {new}"
+        if new in known:
+            return f"{why}; use {new!r}"
+        home = _home_of(model, data, new) if len(loc) == 1 else None
+        if home:
+            return f"{why}; use {new!r} under {home!r}"
+    return None
+
+
 def _unknown_key(model: type[BaseModel], data: Any, loc: tuple[Any, ...]) -> str:
     key = str(loc[-1])
     parent = _model_at(model, data, loc[:-1])
     known = list(parent.model_fields) if parent else []
     msg = f"unknown key {key!r}"
+    hint = _old_key_hint(model, data, loc, known)
+    if hint:
+        return f"{msg}: {hint}"
     lower = {k.lower(): k for k in known}
     if key.lower() in lower and key not in known:
         return msg + f"; keys are case-sensitive: did you mean {lower[key.lower()]!r}?"
@@ -500,19 +625,51 @@ def _model_at(
     for part in loc:
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and part < len(node) else None
+            current = _list_item(current)
             continue
+        current = _pick_model(current, node)
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         info = current.model_fields.get(part)
         if info is None:
             return None
         node = node.get(part) if isinstance(node, dict) else None
-        current = _pick_model(info.annotation, node)
+        current = info.annotation
+    current = _pick_model(current, node)
     return (
         current
         if isinstance(current, type) and issubclass(current, BaseModel)
         else None
     )
+
+
+def _list_item(annotation: Any) -> Any:
+    """The item type of the list inside `annotation` (`list[X] | None` -> X)."""
+    import typing
+
+    for a in _flatten_unions(annotation):
+        if typing.get_origin(a) is list and typing.get_args(a):
+            return typing.get_args(a)[0]
+    return None
+
+
+def _flatten_unions(annotation: Any) -> list[Any]:
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [x for a in typing.get_args(annotation) for x in _flatten_unions(a)]
+    if origin is typing.Annotated:
+        return _flatten_unions(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _names(name: Any) -> set[Any]:
+    """`name` and the registered names it stands for (`Dense` -> dense)."""
+    from nncli.registry import canonical_names
+
+    return {name, *canonical_names(name)} if isinstance(name, str) else set()
 
 
 def _pick_model(annotation: Any, node: Any) -> Any:
@@ -534,7 +691,7 @@ def _pick_model(annotation: Any, node: Any) -> Any:
     name = node.get("type") if isinstance(node, dict) else node
     for c in candidates:
         tf = c.model_fields.get("type")
-        if tf is not None and tf.default == name:
+        if tf is not None and tf.default in _names(name):
             return c
     return None
 
@@ -566,7 +723,7 @@ def _home_of(model: type[BaseModel], data: dict, key: str) -> str | None:
                 if (
                     tf is not None
                     and isinstance(node, dict)
-                    and tf.default != node.get("type")
+                    and tf.default not in _names(node.get("type"))
                 ):
                     continue
                 if key in sub.model_fields:

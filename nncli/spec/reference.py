@@ -127,11 +127,30 @@ def reference_markdown() -> str:
     from nncli.engine.optimizers import Optimizer, optimizers
     from nncli.engine.regularizers import regularizers
     from nncli.engine.schedules import schedules
+    from nncli.spec.load import OLD_KEYS
     from nncli.spec.schema import run_spec_model
     from nncli.train.callbacks import callbacks
 
     spec = run_spec_model()
-    out = [START, "", "#### Top level", ""]
+    olds: dict[str, list[str]] = {}
+    for old, (_, new) in OLD_KEYS.items():
+        if old not in ("decay", "input_shape", "input_dim"):  # told apart below
+            olds.setdefault(new[0], []).append(f"`{old}`")
+    renamed = "; ".join(f"{', '.join(o)} → `{new}`" for new, o in olds.items())
+    out = [
+        START,
+        "",
+        "Registered names may be written as Keras class names too (`Adam`, "
+        "`Conv2D`, `MaxPooling2D`, `KLDivergence`, `MSE`): case and underscores "
+        "do not matter, and the resolved spec records the snake_case name. Keys "
+        "are exact; Keras 1/2 spellings get a hint naming the key to use: "
+        f"{renamed}; an optimizer's `decay` becomes an `inverse_time_decay` "
+        "schedule. As in Keras, the first layer may carry `input_shape` (or "
+        "`input_dim: n`) instead of `model.input_shape`.",
+        "",
+        "#### Top level",
+        "",
+    ]
     out += _fields_table(spec)
     out += ["", "#### `data`", ""]
     out += _fields_table(spec.model_fields["data"].annotation, "data.")

@@ -184,10 +184,11 @@ def run_spec_model() -> "type[StrictModel]":
     class Model(StrictModel):
         """The network: input shape (without the batch axis) and its layers."""
 
-        input_shape: list[int] = Field(
+        input_shape: list[Annotated[int, Field(gt=0)]] = Field(
             min_length=1,
             max_length=8,
-            description="Shape of one sample, e.g. [2] or [3, 2].",
+            description="Shape of one sample, e.g. [2] or [3, 2]; may instead be "
+            "given as the first layer's input_shape (or input_dim), as in Keras.",
         )
         layers: list[LayerRef] = Field(  # type: ignore[valid-type]
             min_length=1, description="Layers in order, Keras names."
@@ -195,14 +196,6 @@ def run_spec_model() -> "type[StrictModel]":
         init_weights: str | None = Field(
             None, description="safetensors file to start from (relative to the spec)."
         )
-
-        @model_validator(mode="after")
-        def _positive_shape(self) -> "Model":
-            if any(d <= 0 for d in self.input_shape):
-                raise ValueError(
-                    f"input_shape needs positive sizes, got {self.input_shape}"
-                )
-            return self
 
     class RunSpec(StrictModel):
         """One experiment: data, model, loss, optimizer and training options."""
