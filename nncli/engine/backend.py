@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -89,3 +90,31 @@ class Backend:
             props = _cupy.cuda.runtime.getDeviceProperties(dev.id)
             return f"cuda:{dev.id} ({props['name'].decode()})"
         return "cpu"
+
+
+# A GEMM smaller than this many FLOPs runs faster on one BLAS thread: waking
+# a second thread costs more than it saves, and an idle OpenBLAS thread spins
+# on the other core between calls (measured: bench/RESULTS.md, W5).
+SMALL_GEMM_FLOPS = 1 << 24
+_blas: list[Any] = []  # the process's BLAS libraries (threadpoolctl), found once
+
+
+def one_blas_thread(xp: ModuleType, gemm_flops: float) -> Any:
+    """A context in which numpy's BLAS uses one thread, when the GEMMs that
+    run in it have fewer than SMALL_GEMM_FLOPS each: a loop of small matrix
+    products (a recurrent layer's steps). Otherwise, and for cupy or without
+    threadpoolctl, a context that changes nothing. The thread count is the
+    process's (BLAS has no other), restored on exit."""
+    if xp is not np or gemm_flops >= SMALL_GEMM_FLOPS:
+        return contextlib.nullcontext()
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # an optional speed-up: the numbers are the same
+            _blas.append(None)
+        else:
+            _blas.append(ThreadpoolController().select(user_api="blas"))
+    blas = _blas[0]
+    if blas is None or all(i["num_threads"] <= 1 for i in blas.info()):
+        return contextlib.nullcontext()
+    return blas.limit(limits=1)

@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from nncli.engine.activations import activations
-from nncli.engine.backend import Backend, get_array_module
+from nncli.engine.backend import Backend, get_array_module, one_blas_thread
 from nncli.engine.layers import (
     ActivationRef,
     ConstraintRef,
@@ -241,7 +241,8 @@ class _RNN(Layer):
         if b is not None:
             z += b
         h = self.xp.zeros((steps + 1, batch, self.units), dtype=z.dtype)
-        a, extra = self._scan(z, h, keep)
+        with one_blas_thread(self.xp, self._step_flops(batch)):
+            a, extra = self._scan(z, h, keep)
         out = h[1:]  # (T, B, units): each step's output is its state ...
         if m is not None and self.zero_output:
             out = out * m  # ... or zero at masked steps
@@ -263,7 +264,8 @@ class _RNN(Layer):
             dys = None
             if zeroed:
                 dy = dy * cache.mask[steps - 1]
-        dz = self._scan_back(dy, dys, cache)  # (T, B, G * units), input side
+        with one_blas_thread(xp, self._step_flops(batch)):
+            dz = self._scan_back(dy, dys, cache)  # (T, B, G * units), input side
         dz2 = dz.reshape(steps * batch, -1)
         x2 = cache.x.reshape(steps * batch, n_in)
         xp.matmul(x2.T, dz2, out=self.grads["kernel"])
@@ -275,6 +277,10 @@ class _RNN(Layer):
         if self.go_backwards:
             dx = dx[::-1]
         return xp.ascontiguousarray(dx.transpose(1, 0, 2))  # (B, T, F)
+
+    def _step_flops(self, batch: int) -> int:
+        """FLOPs of one step's recurrent GEMM, (B, units) @ (units, G units)."""
+        return 2 * batch * self.units * self.GATES * self.units
 
     def _bias_grad(self, dz2: Any) -> None:
         dz2.sum(axis=0, out=self.grads["bias"])
