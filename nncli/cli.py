@@ -396,22 +396,42 @@ def summary_cmd(
             }
             print(_dumps({"layers": rows, **counts}, indent=2))
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"Model: {session.resolved['name']}")
-        for col in ("Layer (type)", "Output Shape", "Param #"):
-            table.add_column(col, justify="right" if col == "Param #" else "left")
-        for row in rows:
-            shape = str((None, *row["output_shape"]))  # Keras shows the batch axis
-            table.add_row(f"{row['name']} ({row['type']})", shape, f"{row['params']:,}")
-        console = Console()
-        console.print(table)
-        console.print(f"Total params: {total:,}")
-        console.print(f"Trainable params: {total - fixed:,}")
-        console.print(f"Non-trainable params: {fixed:,}")
+        title = f"Model: {session.resolved['name']}"
+        header = ["Layer (type)", "Output Shape", "Param #"]
+        cells = [
+            [
+                f"{row['name']} ({row['type']})",
+                str((None, *row["output_shape"])),  # Keras shows the batch axis
+                f"{row['params']:,}",
+            ]
+            for row in rows
+        ]
+        _print_model_table(title, header, cells)
+        print(f"Total params: {total:,}")
+        print(f"Trainable params: {total - fixed:,}")
+        print(f"Non-trainable params: {fixed:,}")
 
     _guard(debug, body, json_out)
+
+
+def _print_model_table(title: str, header: list[str], cells: list[list[str]]) -> None:
+    """A Rich table on a terminal; plain ASCII columns otherwise (a pipe, a
+    log file), as `runs` and `compare` print theirs."""
+    from nncli.report import interactive
+
+    if not interactive(sys.stdout):
+        _print_table(title, header, cells)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text  # layer names are text, never Rich markup
+
+    table = Table(title=title)
+    for col in header:
+        table.add_column(col, justify="right" if col == "Param #" else "left")
+    for cell in cells:
+        table.add_row(*(Text(c) for c in cell))
+    Console().print(table)
 
 
 @app.command("eval")

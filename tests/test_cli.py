@@ -562,3 +562,29 @@ def test_eval_of_an_unfinished_run_warns(status, why, spec, tmp_path):
     assert "loss:" in result.stdout
     as_json = invoke("eval", run, "--json")
     assert json.loads(as_json.stdout)["warnings"] == [warning]
+
+
+def test_tables_off_a_terminal_are_plain_ascii(spec, tmp_path):
+    """`nncli summary spec | cat` and the other tables: no box-drawing
+    characters or escape codes when stdout is not a terminal."""
+    runs = tmp_path / "runs"
+    run = train(spec, runs)
+    other = train(spec, runs, "--set", "seed=4")
+    outputs = {
+        "summary spec": invoke("summary", spec),
+        "summary run": invoke("summary", run),
+        "validate": invoke("validate", spec),
+        "runs": invoke("runs", "--runs-dir", runs),
+        "compare": invoke("compare", run, other),
+        "confusion": invoke("eval", run, "--confusion-matrix"),
+    }
+    for name, result in outputs.items():
+        assert result.exit_code == 0, (name, result.output)
+        assert result.stdout.isascii() and "\x1b" not in result.stdout, name
+    lines = outputs["summary spec"].stdout.splitlines()
+    assert lines[0] == "Model: tiny" and lines[1].split("  ")[0] == "Layer (type)"
+    assert lines[-3:] == [
+        "Total params: 65",
+        "Trainable params: 65",
+        "Non-trainable params: 0",
+    ]
