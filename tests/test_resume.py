@@ -330,3 +330,27 @@ def test_resume_refuses_changed_arrays_of_a_synthetic_dataset(tmp_path, monkeypa
     result = runner.invoke(app, ["train", "--resume", str(run), "--set", "epochs=2"])
     assert result.exit_code == 2, result.output
     assert "the training arrays the model sees have changed" in result.stderr
+
+
+def test_spec_differences_are_written_as_yaml():
+    from nncli.train.run import spec_differences
+
+    old = {"a": None, "b": True, "c": [1, 2], "d": {"e": 1}, "f": "x"}
+    new = {"a": 0.5, "b": False, "c": [1, 2, 3], "f": "yes", "g": None}
+    assert spec_differences(old, new) == [
+        "a: run has null, now 0.5",
+        "b: run has true, now false",
+        "c: run has [1, 2], now [1, 2, 3]",
+        "d: run has {e: 1}, now (absent)",
+        "f: run has x, now 'yes'",
+        "g: run has (absent), now null",
+    ]
+
+
+def test_a_refused_resume_shows_null_not_none(tmp_path):
+    run = _train(_small(tmp_path), "--runs-dir", tmp_path / "runs")
+    args = ["train", "--resume", str(run), "--set", "class_weight=balanced"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "class_weight: run has null, now balanced" in result.stderr
+    assert "None" not in result.stderr

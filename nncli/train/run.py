@@ -138,13 +138,17 @@ def resume_changes(reader: artifacts.RunReader, session: Session) -> ResumeChang
     return ResumeChanges(spec, data, now, files, arrays)
 
 
+_ABSENT = object()  # a key one side of a difference does not have
+
+
 def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """'path: run has X, now Y' for every leaf that differs."""
+    """'path: run has X, now Y' for every leaf that differs, X and Y written
+    as in YAML (`null`, `true`, `[1, 2]`), or `(absent)` for a missing key."""
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in list(old) + [k for k in new if k not in old]:
             sub = f"{path}.{key}" if path else str(key)
-            out += spec_differences(old.get(key), new.get(key), sub)
+            out += spec_differences(old.get(key, _ABSENT), new.get(key, _ABSENT), sub)
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         out = []
@@ -152,8 +156,18 @@ def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
             out += spec_differences(a, b, f"{path}[{i}]")
         return out
     if old != new:
-        return [f"{path}: run has {old!r}, now {new!r}"]
+        return [f"{path}: run has {_yaml_value(old)}, now {_yaml_value(new)}"]
     return []
+
+
+def _yaml_value(value: Any) -> str:
+    """`value` on one line as YAML writes it (flow style)."""
+    import yaml
+
+    if value is _ABSENT:
+        return "(absent)"
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
 def data_file_hashes(resolved: dict[str, Any], spec_dir: Path) -> dict[str, str]:
