@@ -282,3 +282,39 @@ def test_data_is_relative_to_the_current_directory(
         f"; breast_cancer is a shipped dataset, whose table is the CSV file "
         f"{BREAST_CANCER}"
     )
+
+
+NPZ_SPEC = """\
+data: {train: m.npz, x_array: x_train, y_array: y_train}
+model:
+  input_shape: [2]
+  layers: [{type: Dense, units: 1, activation: sigmoid}]
+loss: binary_crossentropy
+epochs: 1
+"""
+
+
+def test_npz_array_names_carry_from_training_to_predict(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 2))
+    np.savez(tmp_path / "m.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(NPZ_SPEC)
+    result = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    run = Path(result.stdout.strip().splitlines()[-1])
+    _, chunks = predict_mod.predictions(run, tmp_path / "m.npz", 7)
+    assert sum(len(c.rows) for c in chunks) == 20
+    np.savez(tmp_path / "other.npz", x=x)
+    with pytest.raises(DataError, match=r"no array 'x_train' \(data.x_array\)"):
+        list(predict_mod.predictions(run, tmp_path / "other.npz")[1])
+
+
+def test_npz_array_names_on_a_csv_file_exit_2_citing_the_key(tmp_path):
+    (tmp_path / "m.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(NPZ_SPEC.replace("m.npz", "m.csv"))
+    result = invoke("train", spec, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {spec}:1:") and ": data.x_array: " in line

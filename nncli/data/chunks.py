@@ -175,14 +175,17 @@ class NpzChunks:
             )
         try:
             with zipfile.ZipFile(self.path) as archive:
-                if "x.npy" not in archive.namelist():
+                name = self.spec.get("x_array") or "x"
+                if f"{name}.npy" not in archive.namelist():
                     found = ", ".join(
                         n.removesuffix(".npy") for n in archive.namelist()
                     )
+                    given = " (data.x_array)" if self.spec.get("x_array") else ""
                     raise DataError(
-                        f"{self.where} has no array 'x' (found: {found or 'none'})"
+                        f"{self.where} has no array {name!r}{given} "
+                        f"(found: {found or 'none'})"
                     )
-                with archive.open("x.npy") as member:
+                with archive.open(f"{name}.npy") as member:
                     yield from self._chunks(member)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
             raise DataError(f"{self.where} cannot be read as .npz: {err}") from None

@@ -412,7 +412,8 @@ def read_npz(
     input_shape: tuple[int, ...],
     parse_target: bool = True,
 ) -> _Table:
-    """An .npz archive with arrays `x` (n, ...) and `y` (n,) or (n, k).
+    """An .npz archive with arrays `x` (n, ...) and `y` (n,) or (n, k), or
+    those named by data.x_array and data.y_array.
 
     With `parse_target=False` (predict) `y` is neither needed nor read.
     """
@@ -424,17 +425,18 @@ def read_npz(
             f"{where}: data.sample_weight {wkey} is a column index, but an .npz "
             "file names its arrays; give the name of the weights array"
         )
-    x, y, w = _npz_arrays(path, where, need_y=parse_target, weights=wkey)
+    xn, yn = spec.get("x_array") or "x", spec.get("y_array") or "y"
+    x, y, w = _npz_arrays(path, where, spec, need_y=parse_target, weights=wkey)
     if len(x) != len(y):
-        raise DataError(f"{where}: x has {len(x)} rows but y has {len(y)}")
+        raise DataError(f"{where}: {xn} has {len(x)} rows but {yn} has {len(y)}")
     if w is not None:
         w = _npz_weights(w, wkey, len(x), where)
     if len(x) == 0:
-        raise DataError(f"{where} has 0 data rows (x has shape {list(x.shape)})")
+        raise DataError(f"{where} has 0 data rows ({xn} has shape {list(x.shape)})")
     per_row = math.prod(x.shape[1:])
     if per_row != math.prod(input_shape):
         raise _feature_count_error(
-            input_shape, where, f"x has {per_row} per row (shape {list(x.shape)})"
+            input_shape, where, f"{xn} has {per_row} per row (shape {list(x.shape)})"
         )
     x = x.reshape(len(x), -1).astype(np.float64)  # (n, features)
     if y.dtype.kind in "US":
@@ -447,10 +449,10 @@ def read_npz(
         y_inf = np.isinf(y.reshape(len(y), -1)).any(axis=1)
     x_nan, x_inf = np.isnan(x).any(axis=1), np.isinf(x).any(axis=1)
     for name, rows, what in (
-        ("x", x_inf, "inf"),
-        ("y", y_inf, "inf"),
-        ("x", x_nan, "NaN"),
-        ("y", y_nan, "a missing value"),
+        (xn, x_inf, "inf"),
+        (yn, y_inf, "inf"),
+        (xn, x_nan, "NaN"),
+        (yn, y_nan, "a missing value"),
     ):
         if rows.any() and (what == "inf" or spec.get("missing", "error") != "drop"):
             i = int(np.flatnonzero(rows)[0])
@@ -496,33 +498,44 @@ def _npz_weights(w: np.ndarray, key: str, n: int, where: str) -> np.ndarray:
 
 
 def _npz_arrays(
-    path: Path, where: str, need_y: bool = True, weights: str | None = None
+    path: Path,
+    where: str,
+    spec: dict,
+    need_y: bool = True,
+    weights: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The features, targets and weights arrays named by the data section."""
     if not zipfile.is_zipfile(path):
         raise DataError(f"{where} is not an .npz archive (numpy.savez writes one)")
+    xn, yn = spec.get("x_array") or "x", spec.get("y_array") or "y"
+    keys_of = {xn: "x_array", yn: "y_array", weights: "sample_weight"}
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
-            needed = ("x", "y") if need_y else ("x",)
+            needed = (xn, yn) if need_y else (xn,)
             needed += (weights,) if weights is not None else ()
             absent = [k for k in needed if k not in keys]
             if absent:
+                key = keys_of[absent[0]]
+                given = key == "sample_weight" or spec.get(key) is not None
                 raise DataError(
-                    f"{where} has no array {absent[0]!r}; it needs "
-                    f"{' and '.join(repr(k) for k in needed)} "
+                    f"{where} has no array {absent[0]!r}"
+                    + (f" (data.{key})" if given else "")
+                    + f"; it needs {' and '.join(repr(k) for k in needed)} "
                     f"(found: {', '.join(keys) or 'none'})"
+                    + ("" if given else f"; name another with data.{key}")
                 )
-            x = archive["x"]
-            y = archive["y"] if need_y else np.zeros(len(x))  # a stand-in, unread
+            x = archive[xn]
+            y = archive[yn] if need_y else np.zeros(len(x))  # a stand-in, unread
             w = archive[weights] if weights is not None else None
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DataError(f"{where} cannot be read as .npz: {err}") from None
     if x.dtype.kind not in "biuf" or x.ndim < 1:
-        raise DataError(f"{where}: x must be a numeric array, got dtype {x.dtype}")
+        raise DataError(f"{where}: {xn} must be a numeric array, got dtype {x.dtype}")
     if y.dtype.kind not in "biufUS" or y.ndim not in (1, 2):
         raise DataError(
-            f"{where}: y must be numbers or text of shape (n,) or (n, k), got dtype "
-            f"{y.dtype} and shape {list(y.shape)}"
+            f"{where}: {yn} must be numbers or text of shape (n,) or (n, k), got "
+            f"dtype {y.dtype} and shape {list(y.shape)}"
         )
     return x, y, w
 

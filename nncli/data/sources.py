@@ -32,7 +32,7 @@ from nncli.data.tables import (  # noqa: F401  (Dataset, plural: public API)
     printable,
     resolve_path,
 )
-from nncli.errors import DataError
+from nncli.errors import DataError, SpecError
 
 
 def _read_file(
@@ -48,9 +48,17 @@ def _read_file(
         if spec.get("target") is not None:
             raise DataError(
                 f"{role} file {written}: data.target selects CSV columns; an .npz "
-                "file gives its targets as array 'y', so remove data.target"
+                "file gives its targets as array 'y' (or the one data.y_array "
+                "names), so remove data.target"
             )
         return read_npz(written, spec, spec_dir, role, input_shape)
+    for key in ("x_array", "y_array"):
+        if spec.get(key) is not None:
+            raise SpecError(
+                f"names an array of an .npz file, but {role} file {written} is "
+                "CSV; remove it (data.target names the target columns of a CSV)",
+                f"data.{key}",
+            )
     return read_csv(written, spec, spec_dir, role, input_shape, target_required)
 
 

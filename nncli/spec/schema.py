@@ -105,6 +105,18 @@ class DataSpec(StrictModel):
     target: TargetSpec | None = Field(
         None, description="Target column(s) of a CSV: name, index, or list of names."
     )
+    x_array: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of the features array in .npz files (default x), "
+        "e.g. x_train.",
+    )
+    y_array: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of the targets array in .npz files (default y), "
+        "e.g. y_train.",
+    )
     missing: Literal["error", "drop"] = Field(
         "error", description="What to do with empty, '?' or NaN cells."
     )
@@ -138,6 +150,22 @@ class DataSpec(StrictModel):
             raise ValueError(
                 "`target` names a CSV column; shipped datasets know their "
                 "own target, remove it"
+            )
+        arrays = [k for k in ("x_array", "y_array") if getattr(self, k) is not None]
+        if arrays and self.train is None:
+            raise ValueError(
+                f"`{arrays[0]}` names an array of an .npz file (`train`); "
+                + (
+                    "shipped datasets know their own arrays"
+                    if self.dataset is not None
+                    else "`x` and `y` are CSV files"
+                )
+                + ", remove it"
+            )
+        if self.x_array is not None and self.x_array == self.y_array:
+            raise ValueError(
+                f"`x_array` and `y_array` both name array {self.x_array!r}; "
+                "features and targets need arrays of their own"
             )
         if isinstance(self.target, list) and not self.target:
             raise ValueError("`target` is an empty list; name at least one column")

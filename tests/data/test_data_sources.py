@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from nncli.data.sources import load_data, load_file
-from nncli.errors import DataError
+from nncli.errors import DataError, SpecError
 
 IRIS6 = np.array(
     [
@@ -541,8 +541,86 @@ def test_npz_missing_key(tmp_path, data_spec):
     np.savez(tmp_path / "d.npz", features=np.zeros((2, 1)), y=np.zeros(2))
     assert error(load_data, data_spec(train="d.npz"), tmp_path, 0, (1,)) == (
         "training file d.npz has no array 'x'; it needs 'x' and 'y' "
-        "(found: features, y)"
+        "(found: features, y); name another with data.x_array"
     )
+
+
+def keras_npz(path):
+    """Arrays named as keras.datasets' mnist.npz names them."""
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        x_train=rng.normal(size=(6, 2)),
+        y_train=np.array([0, 1, 0, 1, 0, 1]),
+        x_test=rng.normal(size=(4, 2)),
+        y_test=np.array([1, 1, 0, 0]),
+    )
+
+
+def test_npz_arrays_are_named_by_x_array_and_y_array(tmp_path, data_spec):
+    keras_npz(tmp_path / "m.npz")
+    spec = data_spec(train="m.npz", x_array="x_test", y_array="y_test")
+    splits = load_data(spec, tmp_path, 0, (2,))
+    with np.load(tmp_path / "m.npz") as f:
+        np.testing.assert_array_equal(splits.train.x, f["x_test"])
+        assert splits.train.y.tolist() == [1, 1, 0, 0]
+    prep = splits.prep
+    ds = load_file("m.npz", spec, tmp_path, prep, "evaluation")
+    assert len(ds.x) == 4
+    ds = load_file("m.npz", spec, tmp_path, prep, "prediction", target_required=False)
+    assert ds.x.shape == (4, 2) and ds.y.shape == (4, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"x_array": "images"},
+            "training file m.npz has no array 'images' (data.x_array); it needs "
+            "'images' and 'y' (found: x_train, y_train, x_test, y_test)",
+        ),
+        (
+            {"x_array": "x_train"},
+            "training file m.npz has no array 'y'; it needs 'x_train' and 'y' "
+            "(found: x_train, y_train, x_test, y_test); name another with "
+            "data.y_array",
+        ),
+        (
+            {"x_array": "x_train", "y_array": "labels"},
+            "training file m.npz has no array 'labels' (data.y_array); it needs "
+            "'x_train' and 'labels' (found: x_train, y_train, x_test, y_test)",
+        ),
+    ],
+)
+def test_a_missing_npz_array_lists_the_arrays_the_file_has(
+    tmp_path, data_spec, fields, message
+):
+    keras_npz(tmp_path / "m.npz")
+    spec = data_spec(train="m.npz", **fields)
+    assert error(load_data, spec, tmp_path, 0, (2,)) == message
+
+
+def test_npz_array_names_on_a_csv_file_are_a_spec_error(tmp_path, data_spec):
+    write(tmp_path / "c.csv", "a,b,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(SpecError) as e:
+        load_data(data_spec(train="c.csv", y_array="y"), tmp_path, 0, (2,))
+    (issue,) = e.value.issues
+    assert issue.path == "data.y_array" and "c.csv is CSV" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"dataset": "moons", "x_array": "a"}, "shipped datasets know their own"),
+        ({"x": "a.csv", "y": "b.csv", "y_array": "a"}, "`x` and `y` are CSV files"),
+        ({"train": "m.npz", "x_array": "a", "y_array": "a"}, "both name array 'a'"),
+        ({"train": "m.npz", "x_array": ""}, "at least 1 character"),
+    ],
+)
+def test_npz_array_names_are_checked_by_the_schema(data_spec, fields, message):
+    with pytest.raises(ValidationError) as e:
+        data_spec(**fields)
+    assert message in str(e.value)
 
 
 def test_predict_reads_npz_without_y(tmp_path, data_spec):
