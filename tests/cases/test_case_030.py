@@ -86,7 +86,9 @@ def test_help_is_success():
 def test_usage_errors(args):
     result = cli(*args)
     assert result.exit_code == 2
-    assert "Usage" in result.stderr and "Traceback" not in result.stderr
+    error, hint = result.stderr.splitlines()  # one error line, then the help hint
+    assert error.startswith("error: ") and hint.endswith("--help' for help.")
+    assert "Traceback" not in result.stderr
 
 
 def test_and_chain_stops_after_an_error(folder):
