@@ -103,12 +103,14 @@ def _beyond_dtype(node: Any, limit: float, path: str = "") -> Any:
 
 def build_session(resolved: dict[str, Any], spec_path: Path, spec_dir: Path) -> Session:
     """Backend, network, loss and optimizer from a resolved spec."""
-    from nncli.engine.backend import Backend
+    from nncli.engine.backend import Backend, reuse_freed_host_memory
     from nncli.engine.losses import losses
     from nncli.engine.network import LayerBuildError, Model, Sequential
     from nncli.engine.optimizers import optimizers
 
     backend = Backend.from_name(resolved["backend"], resolved["dtype"])
+    if backend.name == "numpy":
+        reuse_freed_host_memory()  # a process that trains: see its docstring
     network = Sequential.from_config(resolved["model"]["layers"])
     init_rng = np.random.default_rng(
         np.random.SeedSequence(resolved["seed"]).spawn(1)[0]
