@@ -22,6 +22,9 @@ class StrictModel(BaseModel):
         frozen=True,
         validate_default=True,
         allow_inf_nan=False,
+        # validators are built when first used (the spec's union builds them
+        # all): importing the engine's ~80 config classes stays cheap
+        defer_build=True,
     )
 
 
