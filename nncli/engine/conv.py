@@ -48,6 +48,7 @@ from nncli.engine.layers import (
     RegularizerRef,
     _type_of,
     layers,
+    sum_rows,
 )
 from nncli.engine.regularizers import regularizers
 from nncli.engine.windows import (
@@ -489,7 +490,7 @@ class _Conv(_Weighted):
     ) -> Any:
         dz2 = dz.reshape(-1, self.filters)  # (M, filters)
         if self.use_bias:
-            dz2.sum(axis=0, out=self.grads["bias"])
+            sum_rows(self.xp, dz2, self.grads["bias"])
         n = dz.shape[0]
         dx4 = conv_backward(
             self.xp,
@@ -645,7 +646,7 @@ class SeparableConv2D(_Weighted):
         xp = self.xp
         dz2 = dz.reshape(-1, self.filters)  # (M, filters)
         if self.use_bias:
-            dz2.sum(axis=0, out=self.grads["bias"])
+            sum_rows(self.xp, dz2, self.grads["bias"])
         pw = self.params["pointwise_kernel"].reshape(self.mid_channels, -1)
         dpw = self.grads["pointwise_kernel"].reshape(self.mid_channels, -1)
         xp.matmul(cache.mid.T, dz2, out=dpw)  # (c*m, filters), in place

@@ -23,6 +23,8 @@ from nncli.engine.initializers import initializers
 from nncli.engine.regularizers import regularizers
 from nncli.registry import Registry, StrictModel, named
 
+SUM_ROWS_GEMV = 256  # rows from which sum_rows is a GEMV
+
 layers: Registry[type[Layer]] = Registry("layer")
 
 Shape = tuple[int, ...]
@@ -186,7 +188,7 @@ class Dense(Layer):
         dz2 = dz.reshape(-1, self.units)  # (batch*..., units)
         self.xp.matmul(x2.T, dz2, out=self.grads["kernel"])  # no temporary
         if self.use_bias:
-            dz2.sum(axis=0, out=self.grads["bias"])
+            sum_rows(self.xp, dz2, self.grads["bias"])
         if not need_dx:  # the first layer's input gradient is a wasted GEMM
             return None
         return dz @ self.params["kernel"].T  # (batch, ..., n_in)
@@ -294,6 +296,18 @@ class Flatten(Layer):
 
     def get_config(self) -> dict:
         return {"type": "flatten"}
+
+
+def sum_rows(xp: Any, a2: Any, out: Any) -> Any:
+    """out[...] = a2.sum(axis=0) for a 2-D a2 (a bias gradient).
+
+    A tall array goes through BLAS as ones @ a2: about 4x faster than numpy's
+    axis-0 reduction (43,264 x 32 float32: 0.2 vs 0.8 ms, 2 threads); the
+    sum's order differs, so it may differ by rounding.
+    """
+    if a2.shape[0] < SUM_ROWS_GEMV:
+        return a2.sum(axis=0, out=out)
+    return xp.matmul(xp.ones(a2.shape[0], dtype=a2.dtype), a2, out=out)
 
 
 def pack_parameters(layer_list: list[Layer]) -> None:

@@ -45,6 +45,7 @@ from nncli.engine.layers import (
     Layer,
     RegularizerRef,
     layers,
+    sum_rows,
 )
 from nncli.engine.options import ACTIVITY_DOC, attach_penalties, draw, finish
 from nncli.registry import StrictModel
@@ -283,7 +284,7 @@ class _RNN(Layer):
         return 2 * batch * self.units * self.GATES * self.units
 
     def _bias_grad(self, dz2: Any) -> None:
-        dz2.sum(axis=0, out=self.grads["bias"])
+        sum_rows(self.xp, dz2, self.grads["bias"])
 
     def _dh_at(self, t: int, dh: Any, dy: Any, dys: Any) -> Any:
         """The gradient reaching state h[t + 1]: from later steps and the output."""
@@ -535,7 +536,7 @@ class GRU(_RNN):
 
     def _bias_grad(self, dz2: Any) -> None:
         out = self.grads["bias"][0] if self.reset_after else self.grads["bias"]
-        dz2.sum(axis=0, out=out)
+        sum_rows(self.xp, dz2, out)
 
     def _scan(self, z: Any, h: Any, keep: Any) -> tuple[Any, Any]:
         xp, n = self.xp, self.units
@@ -605,7 +606,9 @@ class GRU(_RNN):
             self._recurrent_grad(cache.h, drec)
             if self.use_bias:
                 steps, batch = drec.shape[:2]
-                drec.reshape(steps * batch, -1).sum(axis=0, out=self.grads["bias"][1])
+                sum_rows(
+                    self.xp, drec.reshape(steps * batch, -1), self.grads["bias"][1]
+                )
         else:
             self._gru_plain_grads(cache, dz)
         return dz

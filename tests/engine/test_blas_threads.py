@@ -1,5 +1,6 @@
-"""one_blas_thread: a recurrent layer's small per-step GEMMs run on one BLAS
-thread (a second one costs more than it saves), and nothing else changes."""
+"""BLAS helpers. one_blas_thread: a recurrent layer's small per-step GEMMs run
+on one BLAS thread (a second one costs more than it saves), and nothing else
+changes. sum_rows: bias gradients of tall arrays as a GEMV."""
 
 import numpy as np
 import pytest
@@ -90,3 +91,20 @@ def test_a_recurrent_layer_scans_on_one_thread_with_the_same_numbers(
     np.testing.assert_allclose(dx1, dx2, rtol=1e-12)
     for k in g1:
         np.testing.assert_allclose(g1[k], g2[k], rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [3, 255, 256, 5000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_rows_is_the_column_sum_by_either_route(rows, dtype):
+    """Bias gradients: tall arrays are summed as ones @ a (BLAS), short ones
+    by numpy; both give the column sums to rounding."""
+    from nncli.engine.layers import SUM_ROWS_GEMV, sum_rows
+
+    a = np.random.default_rng(rows).standard_normal((rows, 33)).astype(dtype)
+    out = np.full(33, np.nan, dtype)
+    sum_rows(np, a, out)
+    exact = a.astype(np.float64).sum(axis=0)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out, exact, rtol=tol, atol=tol * np.abs(a).sum(0).max())
+    if rows < SUM_ROWS_GEMV:  # the short route is numpy's own sum, bit for bit
+        np.testing.assert_array_equal(out, a.sum(axis=0))
