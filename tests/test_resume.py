@@ -354,3 +354,42 @@ def test_a_refused_resume_shows_null_not_none(tmp_path):
     assert result.exit_code == 2
     assert "class_weight: run has null, now balanced" in result.stderr
     assert "None" not in result.stderr
+
+
+def test_resume_of_an_early_stopped_run_changes_nothing(tmp_path):
+    """early_stopping ended the run before its epochs: it is complete, so a
+    plain --resume is a quiet success that trains nothing; with the callback
+    changed (and --force) it trains on from the checkpoint."""
+    spec = _small(tmp_path)
+    spec.write_text(
+        spec.read_text().replace("epochs: 2", "epochs: 60")
+        + "callbacks:\n  - {type: early_stopping, monitor: loss, patience: 0,"
+        " min_delta: 10}\n"
+    )
+    run = _train(spec, "--runs-dir", tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 2
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    result = runner.invoke(app, ["train", "-q", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"nothing to resume: {run} completed at epoch 2 (early")
+    assert before == {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-q",
+            "--resume",
+            str(run),
+            "--force",
+            "--set",
+            "callbacks[0].min_delta=0",
+            "--set",
+            "callbacks[0].patience=100",
+            "--set",
+            "epochs=3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert [row[0] for row in _rows(run)[1:]] == ["1", "2", "3"]

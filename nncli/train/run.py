@@ -571,6 +571,16 @@ class _Record:
                 run_dir,
                 summary,
             )
+        changes = resume_changes(reader, session)
+        if done and not changes.spec and not changes.data:  # a callback ended it
+            why = summary.get("stopped") or "stopped by a callback"
+            raise NothingToResume(
+                f"nothing to resume: {run_dir} completed at epoch {state.epoch} "
+                f"({why}); change the spec (say, the callback) to train on, or "
+                f"start a new run from its weights with --from {run_dir}",
+                run_dir,
+                summary,
+            )
         rows = reader.metrics()
         if len(rows) < state.epoch:
             raise RunError(
@@ -584,7 +594,6 @@ class _Record:
             ]
         except (TypeError, ValueError) as e:
             raise RunError(f"cannot resume {run_dir}: metrics.csv is damaged") from e
-        changes = resume_changes(reader, session)
         record = cls(run_dir, summary)
         record.rows, record.saved, record.state = kept, state.epoch, state
         record.stopped = None if done else state.info.get("stopped")
