@@ -10,7 +10,9 @@ Padding same pads with -inf for max and, for the average, divides each sum by
 the number of real (unpadded) inputs in its window, as Keras does on JAX and
 TensorFlow. A window's gradient goes to its first maximum in row-major
 window order; the global max splits it evenly among tied maxima, as JAX's
-gradient of `max` does.
+gradient of `max` does. Max windows that tile the input (pool_size = strides,
+no padding: the default) take a knockout tournament between the taps instead,
+with the same numbers bit for bit.
 """
 
 from __future__ import annotations
@@ -23,15 +25,27 @@ from pydantic import Field
 from nncli.engine.backend import Backend
 from nncli.engine.conv import Ints1, Ints2, spatial
 from nncli.engine.layers import Layer, layers
-from nncli.engine.windows import Axis, add_windows, as_pair, axis, crop, pad, windows
+from nncli.engine.windows import (
+    Axis,
+    add_windows,
+    as_pair,
+    axis,
+    crop,
+    pad,
+    tap,
+    windows,
+)
 from nncli.registry import StrictModel
 
 Shape = tuple[int, ...]
 
 
 class PoolCache(NamedTuple):
-    arg: Any  # max: the window index of each output's maximum; average: None
+    # max: the window index of each output's maximum; tiled max: the
+    # tournament's bracket (None after an eval forward); average: None
+    arg: Any
     shape: Shape  # the input shape, batch included
+    x: Any = None  # tiled max: the input (n, h, w, c), to replay the bracket
 
 
 class _Pooling(Layer):
@@ -64,6 +78,11 @@ class _Pooling(Layer):
         self.in_shape, self.shape4 = tuple(in_shape), (h, w, c)
         if self.mode == "average":
             self.counts = backend.asarray(_counts(self.rows, self.cols))
+        # windows tiling the input (the default: pool_size = strides, valid)
+        # take the tournament path, whose backward writes each pixel once
+        self.tiled = self.mode == "max" and all(
+            a.kernel == a.stride and not (a.lo or a.hi) for a in (self.rows, self.cols)
+        )
         spatial_out = (
             (self.cols.out,) if self.rank == 1 else (self.rows.out, self.cols.out)
         )
@@ -73,6 +92,8 @@ class _Pooling(Layer):
     def forward(self, x: Any, training: bool = False) -> tuple[Any, PoolCache]:
         xp, n = self.xp, x.shape[0]
         x4 = x.reshape(n, *self.shape4)  # (n, h, w, c); 1-D: h = 1
+        if self.tiled:
+            return self._tiled_forward(x4, training)
         fill = -xp.inf if self.mode == "max" else 0.0
         win = windows(xp, pad(xp, x4, self.rows, self.cols, fill), self.rows, self.cols)
         if self.mode == "average":
@@ -90,6 +111,32 @@ class _Pooling(Layer):
             xp.maximum(y, v, out=y)
         return y.reshape(n, *self.out_shape), PoolCache(arg, x.shape)
 
+    def _taps(self, x4: Any) -> list[Any]:
+        """The k_h * k_w tap views (n, out_h, out_w, c) of x4, row-major."""
+        rows, cols = self.rows, self.cols
+        return [
+            tap(x4, rows, cols, a, b)
+            for a in range(rows.kernel)
+            for b in range(cols.kernel)
+        ]
+
+    def _tiled_forward(self, x4: Any, training: bool) -> tuple[Any, PoolCache]:
+        """Max over windows that tile the input (kernel = stride, no padding).
+
+        A tournament over the taps in row-major order: each match keeps its
+        left half on a tie (strict >), so the winner is the first maximum and
+        `y` equals the general path's. Training caches the comparisons (the
+        bracket) for backward; otherwise the input, for a backward that
+        replays them.
+        """
+        taps = self._taps(x4)
+        y, bracket = _tournament(self.xp, taps, keep=training)
+        if len(taps) == 1:  # a 1 x 1 window: y is a view of x
+            y = y.copy()
+        shape = (x4.shape[0], *self.in_shape)
+        y = y.reshape(x4.shape[0], *self.out_shape)
+        return y, PoolCache(bracket, shape, None if training else x4)
+
     def backward(self, dy: Any, cache: PoolCache, need_dx: bool = True) -> Any:
         if not need_dx:
             return None
@@ -97,6 +144,8 @@ class _Pooling(Layer):
         n = dy.shape[0]
         h, w, c = self.shape4
         dy4 = dy.reshape(n, rows.out, cols.out, c)
+        if self.tiled:
+            return self._tiled_backward(dy4, cache)
         dxp = xp.zeros((n, h + rows.lo + rows.hi, w + cols.lo + cols.hi, c), dy.dtype)
         if self.mode == "average":
             share = (dy4 / self.counts)[:, :, :, None, None, :]  # (n, oh, ow, 1, 1, c)
@@ -115,8 +164,66 @@ class _Pooling(Layer):
                     tap += dy4 * (cache.arg == t)
         return crop(dxp, rows, cols).reshape(cache.shape)
 
+    def _tiled_backward(self, dy4: Any, cache: PoolCache) -> Any:
+        """Each tap of each window gets dy or 0, written once, straight in place.
+
+        The taps cover every pixel but the rows and columns that valid
+        padding cropped, so only those are zeroed.
+        """
+        xp, rows, cols = self.xp, self.rows, self.cols
+        bracket = cache.arg
+        if cache.x is not None:  # forward ran without training: replay the matches
+            bracket = _tournament(xp, self._taps(cache.x), keep=True)[1]
+        n, (h, w, c) = dy4.shape[0], self.shape4
+        dx = xp.empty((n, h, w, c), dy4.dtype)
+        dx[:, rows.out * rows.kernel :] = 0
+        dx[:, :, cols.out * cols.kernel :] = 0
+        _route(xp, dy4, bracket, self._taps(dx))
+        return dx.reshape(cache.shape)
+
     def get_config(self) -> dict:
         return {"type": self.NAME, **self._config}
+
+
+def _tournament(xp: Any, taps: list[Any], keep: bool) -> tuple[Any, Any]:
+    """(max of the taps, bracket): a knockout between the halves of `taps`.
+
+    bracket is None for one tap, else (right_won, left, right): right_won is
+    the right half's maximum > the left's (so a tie goes left, to the first
+    maximum in tap order), and left/right the halves' own brackets. With
+    keep false no comparison is made and the bracket is None.
+    """
+    if len(taps) == 1:
+        return taps[0], None
+    half = len(taps) // 2
+    a, left = _tournament(xp, taps[:half], keep)
+    b, right = _tournament(xp, taps[half:], keep)
+    won = (b > a, left, right) if keep else None
+    # a tap view is the input itself: only a fresh array may take the result
+    y = xp.maximum(a, b, out=a if half > 1 else b if len(taps) - half > 1 else None)
+    return y, won
+
+
+def _route(xp: Any, g: Any, bracket: Any, outs: list[Any], mask: Any = None) -> None:
+    """outs[t] = g * (tap t won its window): the adjoint of _tournament.
+
+    A tap's mask is the AND of the matches on its path (cheap boolean ops);
+    the one multiply per tap writes straight into its strided view.
+    """
+    if bracket is None:
+        if mask is None:  # a 1 x 1 window
+            outs[0][...] = g
+        else:
+            xp.multiply(g, mask, out=outs[0])
+        return
+    right_won, left, right = bracket
+    lost = ~right_won
+    if mask is not None:
+        lost &= mask
+        right_won = right_won & mask
+    half = len(outs) // 2
+    _route(xp, g, left, outs[:half], lost)
+    _route(xp, g, right, outs[half:], right_won)
 
 
 def _counts(rows: Axis, cols: Axis) -> np.ndarray:

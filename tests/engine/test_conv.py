@@ -252,6 +252,88 @@ def test_max_pooling_sends_a_tied_gradient_to_the_first_maximum():
     np.testing.assert_array_equal(dx[0, :, :, 0], [[5.0, 0.0], [0.0, 0.0]])
 
 
+def max_pool_backward_reference(x, dy, pool):
+    """dx of valid max pooling (strides = pool): each window's dy to its first
+    maximum in row-major order (np.argmax), one window at a time."""
+    (ph, pw), dx = pool, np.zeros_like(x)
+    for n, i, j, c in np.ndindex(dy.shape):
+        window = x[n, i * ph : (i + 1) * ph, j * pw : (j + 1) * pw, c]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, i * ph + a, j * pw + b, c] += dy[n, i, j, c]
+    return dx
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    ("cfg", "shape"),
+    [({"type": "max_pooling2d"}, (6, 8, 3)), ({"type": "max_pooling2d"}, (7, 9, 2)),
+     ({"type": "max_pooling2d", "pool_size": [2, 3]}, (5, 7, 2)),
+     ({"type": "max_pooling2d", "pool_size": 3}, (9, 10, 1)),
+     ({"type": "max_pooling2d", "pool_size": [1, 1]}, (3, 4, 2)),
+     ({"type": "max_pooling2d", "padding": "same"}, (6, 4, 2)),
+     ({"type": "max_pooling1d"}, (9, 3)), ({"type": "max_pooling1d", "pool_size": 3}, (8, 2))],
+)  # fmt: skip
+def test_tiled_max_pooling_matches_the_general_path_and_the_loop(
+    cfg, shape, training, dtype
+):
+    """Windows tiling the input take the tournament path; its numbers are the
+    general path's bit for bit and the loop's, on inputs full of ties."""
+    backend = Backend.from_name("numpy", dtype=dtype)
+    fast, out = _build(cfg, shape, backend)
+    general, _ = _build(cfg, shape, backend)
+    general.tiled = False
+    assert fast.tiled
+    rng = np.random.default_rng(3)
+    for x in (
+        np.maximum(rng.normal(size=(4, *shape)), 0),  # relu: zero windows tie
+        rng.integers(-2, 3, size=(4, *shape)).astype(float),
+    ):
+        x, dy = x.astype(dtype), rng.normal(size=(4, *out)).astype(dtype)
+        y, cache = fast.forward(x, training=training)
+        want_y, want_cache = general.forward(x, training=training)
+        dx = fast.backward(dy, cache)
+        np.testing.assert_array_equal(y, want_y)
+        np.testing.assert_array_equal(dx, general.backward(dy, want_cache))
+        assert y.dtype == dx.dtype == np.dtype(dtype)
+        pool = (fast.rows.kernel, fast.cols.kernel)
+        x4, dy4 = x.reshape(4, *fast.shape4), dy.reshape(4, *y.shape[1:-1], -1)
+        if len(shape) == 2:
+            dy4 = dy4[:, None]
+        np.testing.assert_array_equal(y.reshape(dy4.shape), pool2d_reference(
+            x4, pool, pool, "valid", "max"
+        ))  # fmt: skip
+        want_dx = max_pool_backward_reference(x4, dy4, pool)
+        np.testing.assert_array_equal(dx.reshape(x4.shape), want_dx)
+
+
+def test_default_max_pooling_takes_the_tiled_path(monkeypatch):
+    from nncli.engine import pooling
+
+    calls = []
+    real = pooling._tournament
+    monkeypatch.setattr(
+        pooling, "_tournament", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    for cfg, shape in (
+        ({"type": "max_pooling2d"}, (26, 26, 4)),
+        (
+            {"type": "max_pooling2d", "pool_size": [2, 2], "strides": [2, 2]},
+            (11, 11, 4),
+        ),
+        ({"type": "max_pooling1d"}, (10, 4)),
+    ):
+        layer, _ = _build(cfg, shape)
+        assert layer.tiled
+        calls.clear()
+        _, cache = layer.forward(np.zeros((2, *shape)), training=True)
+        assert calls and isinstance(cache.arg, tuple)  # the bracket, not an arg
+    for cfg in ({"type": "max_pooling2d", "strides": 1},
+                {"type": "max_pooling2d", "pool_size": 3, "padding": "same"},
+                {"type": "average_pooling2d", "pool_size": 2}):  # fmt: skip
+        assert not _build(cfg, (7, 7, 1))[0].tiled
+
+
 def test_global_max_pooling_splits_a_tied_gradient():
     layer, _ = _build({"type": "global_max_pooling1d"}, (4, 1))
     x = np.array([[[1.0], [3.0], [3.0], [2.0]]])
