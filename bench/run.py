@@ -280,7 +280,18 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> float:
 
 
 def bench_processes(repeats: int, env: dict, peers: tuple[str, ...]) -> dict:
-    """Whole-process wall times, alternating: --help, then the seed job."""
+    """Whole-process wall times, alternating: --help, then the seed job.
+
+    nncli's modules are compiled to bytecode first, as `pip install` does for
+    torch and keras (and Python does on a first run, unless
+    PYTHONDONTWRITEBYTECODE is set, as on the development machine, where an
+    editable install then compiles nncli's sources in every process).
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "nncli")],
+        env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        check=True,
+    )
     nncli = shutil.which("nncli", path=str(Path(sys.executable).parent))
     nncli_cmd = [nncli] if nncli else [sys.executable, "-m", "nncli"]
     with tempfile.TemporaryDirectory() as tmp:
