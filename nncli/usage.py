@@ -39,6 +39,7 @@ class UsageGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         args = ctx.meta.get("nncli.argv", [])
         try:
+            check_option_values(self, args)
             return super().invoke(ctx)
         except UsageError as e:
             # an option's missing value is raised without the command's context
@@ -46,6 +47,34 @@ class UsageGroup(TyperGroup):
             path = ctx.command_path + (f" {name}" if name in self.commands else "")
             code = report_usage_error(e, args, wants_json(args), path)
             raise typer.Exit(code) from None
+
+
+def check_option_values(group: Any, args: Sequence[str]) -> None:
+    """Refuse an option whose value is another option of the command
+    (`--runs-dir --json`): Click would take `--json` as the folder's name,
+    create it and print no JSON; more likely the value was left out (an
+    empty `$RUNS_DIR` in a script)."""
+    name = next((a for a in args if not a.startswith("-")), None)
+    command = group.commands.get(name) if name else None
+    if command is None:
+        return
+    options = {"--help", "--"}  # Click takes even `--` as the value
+    takes_value = set()
+    for param in command.params:
+        names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+        options.update(n for n in names if n.startswith("-"))
+        if param.param_type_name == "option" and not getattr(param, "is_flag", True):
+            takes_value.update(getattr(param, "opts", ()))
+    rest = list(args[args.index(name) + 1 :])
+    for option, value in zip(rest, rest[1:]):
+        if option == "--":
+            return
+        if option in takes_value and value.split("=", 1)[0] in options:
+            raise UsageError(
+                f"Option {option!r} requires an argument, got the option "
+                f"{value!r} (write {option}={value} for a value that looks "
+                "like an option)"
+            )
 
 
 def wants_json(args: Sequence[str]) -> bool:
@@ -108,9 +137,19 @@ def option_value(option: str, args: Sequence[str]) -> str:
     for k, arg in enumerate(args):
         if arg.startswith(option + "="):
             return arg[len(option) + 1 :] or "VALUE"
-        if arg == option and k + 1 < len(args) and not args[k + 1].startswith("-"):
-            return args[k + 1]
+        if arg == option and k + 1 < len(args):
+            value = args[k + 1]
+            if not value.startswith("-") or _is_number(value):  # --epochs -3
+                return value
     return "VALUE"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def spec_keys() -> dict[str, str]:

@@ -88,3 +88,36 @@ def test_no_set_hint_where_there_is_no_set_or_no_such_key():
     assert eval_.exit_code == 2 and "--set" not in eval_.stderr
     train = invoke("train", "s.yaml", "--data", "x.csv")  # a section, not a value
     assert train.exit_code == 2 and "--set" not in train.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "s.yaml", "--runs-dir", "--json"],
+        ["train", "--resume", "--json"],
+        ["validate", "s.yaml", "--set", "--json"],
+        ["eval", "r", "--fail-under", "--json"],
+    ],
+)
+def test_an_option_is_not_taken_as_another_options_value(args, tmp_path, monkeypatch):
+    # `--runs-dir $EMPTY --json`: Click would make a folder named --json and
+    # print no JSON
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2
+    line = result.stderr.splitlines()[0]
+    assert f"Option '{args[-2]}' requires an argument, got the option '--json'" in line
+    assert json.loads(result.stdout)["errors"] == [line.removeprefix("error: ")]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_double_dash_is_not_taken_as_an_options_value(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("train", "s.yaml", "--runs-dir", "--", "--json")
+    assert result.exit_code == 2 and "got the option '--'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_set_hint_keeps_a_negative_number():
+    result = invoke("train", "s.yaml", "--epochs", "-3")
+    assert result.stderr.splitlines()[0].endswith("did you mean --set epochs=-3?")
