@@ -310,6 +310,32 @@ def test_npz_array_names_carry_from_training_to_predict(tmp_path):
         list(predict_mod.predictions(run, tmp_path / "other.npz")[1])
 
 
+@pytest.mark.parametrize(
+    ("x_train", "message"),
+    [
+        (np.array([[1.0, np.nan]] * 3), "row 1 (x_train[0]) holds NaN"),
+        (np.array(2.0), "x_train must be an array of rows, shape (n, ...)"),
+        (np.array([[1, 2]] * 3, dtype=object), "x_train is an array of Python objects"),
+        (np.zeros((3, 2), dtype=complex), "x_train must be a numeric array"),
+        (np.zeros((0, 2)), "0 data rows (x_train has shape [0, 2])"),
+        (np.zeros((3, 5)), "but x_train has 5 (shape [3, 5])"),
+    ],
+)
+def test_predict_npz_errors_name_the_x_array(tmp_path, x_train, message):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 2))
+    np.savez(tmp_path / "m.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(NPZ_SPEC)
+    result = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
+    run = Path(result.stdout.strip().splitlines()[-1])
+    np.savez(tmp_path / "p.npz", x_train=x_train)
+    predicted = invoke("predict", run, "--data", tmp_path / "p.npz")
+    assert predicted.exit_code == 3
+    (line,) = predicted.stderr.strip().splitlines()
+    assert line.startswith("error: prediction file ") and message in line
+
+
 def test_npz_array_names_on_a_csv_file_exit_2_citing_the_key(tmp_path):
     (tmp_path / "m.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
     spec = tmp_path / "spec.yaml"

@@ -186,11 +186,11 @@ class NpzChunks:
                         f"(found: {found or 'none'})"
                     )
                 with archive.open(f"{name}.npy") as member:
-                    yield from self._chunks(member)
+                    yield from self._chunks(member, name)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
             raise DataError(f"{self.where} cannot be read as .npz: {err}") from None
 
-    def _chunks(self, f: Any) -> Iterator[tuple[np.ndarray, ...]]:
+    def _chunks(self, f: Any, name: str) -> Iterator[tuple[np.ndarray, ...]]:
         fmt = np.lib.format
         version = fmt.read_magic(f)
         read_header = (
@@ -199,36 +199,53 @@ class NpzChunks:
             else fmt.read_array_header_2_0
         )
         shape, fortran, dtype = read_header(f)
-        if dtype.kind not in "biuf" or len(shape) < 1:
-            raise DataError(f"{self.where}: x must be a numeric array, got {dtype}")
+        if dtype.kind == "O":
+            raise DataError(
+                f"{self.where}: {name} is an array of Python objects, which nncli "
+                "does not load (that needs pickle); save it with a numeric dtype, "
+                "e.g. np.asarray(a, dtype=float)"
+            )
+        if dtype.kind not in "biuf":
+            raise DataError(
+                f"{self.where}: {name} must be a numeric array, got {dtype}"
+            )
+        if len(shape) < 1:
+            raise DataError(
+                f"{self.where}: {name} must be an array of rows, shape (n, ...), "
+                "got a single value (shape [])"
+            )
         per_row = math.prod(shape[1:])
         if per_row != self.prep.n_features:
             raise DataError(
                 f"{self.where}: the model needs {self.prep.n_features} feature values "
-                f"per row (model.input_shape {list(self.prep.input_shape)}), but x "
+                f"per row (model.input_shape {list(self.prep.input_shape)}), but {name} "
                 f"has {per_row} (shape {list(shape)})"
             )
         if shape[0] == 0:
-            raise DataError(f"{self.where} has 0 data rows (x has shape {list(shape)})")
+            raise DataError(
+                f"{self.where} has 0 data rows ({name} has shape {list(shape)})"
+            )
         if fortran:  # column-major rows are not contiguous: read it whole
             x = np.frombuffer(f.read(), dtype=dtype).reshape(shape, order="F")
-            yield from self._slices(x.reshape(shape[0], -1), 0)
+            yield from self._slices(x.reshape(shape[0], -1), 0, name)
             return
         done = 0
         while done < shape[0]:
             n = min(self.chunk_rows, shape[0] - done)
             data = f.read(n * per_row * dtype.itemsize)
             if len(data) != n * per_row * dtype.itemsize:
-                raise DataError(f"{self.where}: x is cut short after row {done}")
+                raise DataError(f"{self.where}: {name} is cut short after row {done}")
             x = np.frombuffer(data, dtype=dtype).reshape(n, per_row)
-            yield self._checked(x, done)
+            yield self._checked(x, done, name)
             done += n
 
-    def _slices(self, x: np.ndarray, done: int) -> Iterator[tuple[np.ndarray, ...]]:
+    def _slices(
+        self, x: np.ndarray, done: int, name: str
+    ) -> Iterator[tuple[np.ndarray, ...]]:
         for start in range(0, len(x), self.chunk_rows):
-            yield self._checked(x[start : start + self.chunk_rows], done + start)
+            yield self._checked(x[start : start + self.chunk_rows], done + start, name)
 
-    def _checked(self, x: np.ndarray, done: int) -> tuple[np.ndarray, ...]:
+    def _checked(self, x: np.ndarray, done: int, name: str) -> tuple[np.ndarray, ...]:
         x = x.astype(np.float64)  # (n, features)
         rows = np.arange(done + 1, done + len(x) + 1)  # (n,)
         for what, bad in (("inf", np.isinf(x)), ("NaN", np.isnan(x))):
@@ -238,6 +255,6 @@ class NpzChunks:
             i = int(hit[0])
             hint = "; set data.missing: drop to skip such rows" if what == "NaN" else ""
             raise DataError(
-                f"{self.where}: row {rows[i]} (x[{rows[i] - 1}]) holds {what}{hint}"
+                f"{self.where}: row {rows[i]} ({name}[{rows[i] - 1}]) holds {what}{hint}"
             )
         return rows, x, ~np.isnan(x).any(axis=1)

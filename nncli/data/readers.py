@@ -525,19 +525,41 @@ def _npz_arrays(
                     f"(found: {', '.join(keys) or 'none'})"
                     + ("" if given else f"; name another with data.{key}")
                 )
-            x = archive[xn]
-            y = archive[yn] if need_y else np.zeros(len(x))  # a stand-in, unread
-            w = archive[weights] if weights is not None else None
+            x = _npz_member(archive, xn, where)
+            y = _npz_member(archive, yn, where) if need_y else None
+            w = _npz_member(archive, weights, where) if weights is not None else None
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DataError(f"{where} cannot be read as .npz: {err}") from None
-    if x.dtype.kind not in "biuf" or x.ndim < 1:
+    if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: {xn} must be a numeric array, got dtype {x.dtype}")
+    if x.ndim < 1:
+        raise DataError(
+            f"{where}: {xn} must be an array of rows, shape (n, ...), got a single "
+            f"value (shape [])"
+        )
+    if y is None:
+        y = np.zeros(len(x))  # a stand-in, unread
     if y.dtype.kind not in "biufUS" or y.ndim not in (1, 2):
         raise DataError(
             f"{where}: {yn} must be numbers or text of shape (n,) or (n, k), got "
             f"dtype {y.dtype} and shape {list(y.shape)}"
         )
     return x, y, w
+
+
+def _npz_member(archive: Any, name: str, where: str) -> np.ndarray:
+    """One array of an open .npz; an object array (which only pickle can
+    load, and nncli does not unpickle) is a data error naming it."""
+    try:
+        return archive[name]
+    except ValueError as err:
+        if "allow_pickle" not in str(err):
+            raise
+        raise DataError(
+            f"{where}: {name} is an array of Python objects, which nncli does not "
+            "load (that needs pickle); save it with a numeric or text dtype, "
+            "e.g. np.asarray(a, dtype=float)"
+        ) from None
 
 
 # ---------------------------------------------------------------- builtin

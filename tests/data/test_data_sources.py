@@ -752,3 +752,31 @@ def test_space_before_a_quoted_cell_is_ignored(tmp_path, data_spec):
     write(tmp_path / "t.csv", 'a, b ,y\n 1 , "2",0\n3, "4" ,1\n')
     splits = load_data(data_spec(train="t.csv", target="y"), tmp_path, 0, (2,))
     assert splits.train.x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"x_train": np.array(5.0), "y_train": np.zeros(2)},
+            "training file d.npz: x_train must be an array of rows, shape (n, ...), "
+            "got a single value (shape [])",
+        ),
+        (
+            {"x_train": np.array([[1, 2]] * 2, dtype=object), "y_train": np.zeros(2)},
+            "training file d.npz: x_train is an array of Python objects, which nncli "
+            "does not load (that needs pickle); save it with a numeric or text "
+            "dtype, e.g. np.asarray(a, dtype=float)",
+        ),
+        (
+            {"x_train": np.zeros((2, 2)), "y_train": np.array(["a", 1], dtype=object)},
+            "training file d.npz: y_train is an array of Python objects",
+        ),
+    ],
+)
+def test_npz_single_values_and_object_arrays_are_named(
+    tmp_path, data_spec, arrays, message
+):
+    np.savez(tmp_path / "d.npz", **arrays)
+    spec = data_spec(train="d.npz", x_array="x_train", y_array="y_train")
+    assert error(load_data, spec, tmp_path, 0, (2,)).startswith(message)
