@@ -498,6 +498,8 @@ def _message(model: type[BaseModel], data: Any, loc: tuple[Any, ...], err: dict)
 
 
 def _show(value: Any) -> str:
+    if value is None or isinstance(value, bool):  # as the YAML spelled it
+        return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, dict | list):

@@ -51,6 +51,23 @@ def test_non_number_learning_rate_names_key_line_and_value(write_spec):
     assert "expected a number" in issue.message and "'fast'" in issue.message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("epochs: 1", "epochs: null", "epochs", "expected an integer, got null"),
+        ("batch_size: 2", "batch_size: true", "batch_size", "got true"),
+        ("input_shape: [1]", "input_shape: [null]", "model.input_shape[0]", "got null"),
+        ("units: 1", "units: false", "model.layers[0].units", "got false"),
+    ],
+)
+def test_null_and_booleans_are_shown_as_yaml_writes_them(
+    write_spec, old, new, path, message
+):
+    # not Python's `None (NoneType)` / `True (bool)`
+    (issue,) = issues(write_spec(BASE.format(lr="0.1").replace(old, new)))
+    assert issue.path == path and issue.message.endswith(message)
+
+
 def test_version_strings_stay_strings():
     data, _ = parse_yaml("a: 1.2.3\nb: e5\nc: '1e-3'\nd: 1_000\n", "x")
     assert data == {"a": "1.2.3", "b": "e5", "c": "1e-3", "d": "1_000"}
