@@ -438,13 +438,6 @@ class RunReader:
         self.dir = Path(run_dir)
         if not (self.dir / SPEC).is_file():
             raise not_a_run(self.dir)
-        if not any((self.dir / name).exists() for name in (*_RUN_FILES, SPLIT)):
-            # train writes these with the spec, or removes the folder: a
-            # project folder whose spec is named spec.yaml, not a run
-            raise NotARunError(
-                f"{self.dir} is not a run directory (it has a {SPEC} but none of "
-                f"a run's files); to train that spec: nncli train {self.dir / SPEC}"
-            )
 
     def spec(self) -> dict[str, Any]:
         try:

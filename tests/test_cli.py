@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -426,7 +425,6 @@ def test_eval_of_a_spec_file_says_it_needs_a_run(spec):
         ("missing", "is not a run directory: it does not exist"),
         ("folder", "is not a run directory (no spec.yaml"),
         ("runs", "is not a run directory but holds runs; nncli runs --runs-dir"),
-        ("project", "is not a run directory (it has a spec.yaml but none of a run's"),
     ],
 )
 def test_not_a_run_directory_is_a_usage_error(command, kind, fragment, spec, tmp_path):
@@ -436,18 +434,15 @@ def test_not_a_run_directory_is_a_usage_error(command, kind, fragment, spec, tmp
     (tmp_path / "folder").mkdir()
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     (tmp_path / "runs" / "r1" / "spec.yaml").write_text("x: 1\n")
-    (tmp_path / "project").mkdir()  # a spec named spec.yaml, never trained
-    shutil.copy(spec, tmp_path / "project" / "spec.yaml")
     path = {
         "spec": spec,
         "file": tmp_path / "file.txt",
         "missing": tmp_path / "nope",
         "folder": tmp_path / "folder",
         "runs": tmp_path / "runs",
-        "project": tmp_path / "project",
     }[kind]
     args = [a.format(path=path, spec=spec) for a in command]
-    if command[0] != "summary" or kind in ("folder", "runs", "project"):  # or a spec
+    if command[0] != "summary" or kind in ("folder", "runs"):  # or a spec file
         result = invoke(*args)
         assert result.exit_code == 2, result.output
         (line,) = result.stderr.splitlines()
