@@ -124,10 +124,27 @@ def spatial(in_shape: Shape, rank: int, name: str) -> tuple[int, int, int]:
     return in_shape[0], in_shape[1], in_shape[2]
 
 
+# Inputs with at most this many channels (grayscale, RGB) get tap-major patches
+TAP_MAJOR_CHANNELS = 4
+
+
 def im2col(xp: Any, x4: Any, rows: Axis, cols: Axis, groups: int) -> Any:
-    """Patches (groups, M, k_h * k_w * c / groups) of x4 (n, h, w, c): one copy."""
+    """Patches (groups, M, k_h * k_w * c / groups) of x4 (n, h, w, c): one copy.
+
+    Few channels (a first layer on images): the patches are stored tap-major,
+    (K, M), and returned as its transposed view, since a window row of one or
+    three numbers makes a slow copy while one tap at a time is a plain strided
+    copy of each image (64x28x28x1, 3x3: 0.96 -> 0.38 ms with the GEMM). BLAS
+    takes either layout without a copy.
+    """
     win = windows(xp, pad(xp, x4, rows, cols), rows, cols)  # view
     n, oh, ow, kh, kw, c = win.shape
+    if groups == 1 and c <= TAP_MAJOR_CHANNELS:
+        cols_t = xp.empty((kh * kw * c, n * oh * ow), dtype=x4.dtype)  # (K, M)
+        for t in range(kh * kw):
+            dst = cols_t[t * c : (t + 1) * c].reshape(c, n, oh, ow)
+            dst[...] = win[:, :, :, t // kw, t % kw, :].transpose(3, 0, 1, 2)
+        return cols_t.T[None]  # (1, M, K), a view
     win = win.reshape(n, oh, ow, kh, kw, groups, c // groups)  # still a view
     patches = xp.ascontiguousarray(win.transpose(5, 0, 1, 2, 3, 4, 6))  # workspace
     return patches.reshape(groups, n * oh * ow, kh * kw * (c // groups))

@@ -123,6 +123,49 @@ def test_conv2d_matches_the_loop_reference(case):
     np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("channels", [1, 3, 5])
+@pytest.mark.parametrize("strides", [1, 2])
+def test_few_channel_patches_are_tap_major_with_the_same_numbers(
+    channels, strides, monkeypatch
+):
+    """A first layer on images (c <= TAP_MAJOR_CHANNELS) keeps its patches
+    tap-major; forward, input and kernel gradients equal the row-major
+    layout's and the loop reference."""
+    import nncli.engine.conv as conv_module
+
+    cfg = {
+        "type": "conv2d",
+        "filters": 4,
+        "kernel_size": 3,
+        "strides": strides,
+        "padding": "same",
+    }
+    x = RNG.normal(size=(3, 7, 6, channels))
+    dy = None
+    results = []
+    for limit in (conv_module.TAP_MAJOR_CHANNELS, 0):
+        monkeypatch.setattr(conv_module, "TAP_MAJOR_CHANNELS", limit)
+        layer, _ = _build(cfg, x.shape[1:])
+        y, cache = layer.forward(x, training=True)
+        tap_major = not cache.cols[0].flags.c_contiguous
+        assert tap_major == (channels <= limit)
+        dy = RNG.normal(size=y.shape) if dy is None else dy
+        dx = layer.backward(dy, cache)
+        results.append((y, dx, layer.grads["kernel"].copy()))
+        want = conv2d_reference(
+            x,
+            layer.params["kernel"],
+            layer.params["bias"],
+            [strides] * 2,
+            [1, 1],
+            "same",
+            1,
+        )
+        np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("padding", ["valid", "same", "causal"])
 def test_conv1d_is_conv2d_on_a_single_row(padding):
     cfg = {"type": "conv1d", "filters": 3, "kernel_size": 3, "dilation_rate": 2}
