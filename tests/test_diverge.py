@@ -57,6 +57,17 @@ def test_exploding_gradients_are_traced_to_the_batch_and_parameter(tmp_path):
     assert np.isfinite(json.loads(ok.stdout)["metrics"]["loss"])
 
 
+def test_the_divergence_line_names_the_run_directory_it_kept(tmp_path):
+    """With --quiet (no 'run directory:' line) and --json (no path on stdout)
+    the error is the only place that says where the kept weights are, as the
+    interrupted line's 'saved in RUN' does."""
+    result = _run(tmp_path, EXPLODES, "--quiet", "--json")
+    assert result.exit_code == 4
+    run = next((tmp_path / "runs").iterdir())
+    (error,) = json.loads(result.stdout)["errors"]
+    assert f"the initial weights kept in {run};" in error
+
+
 def test_an_overflowing_layer_output_is_named(tmp_path):
     text = EXPLODES.replace(
         "    - {type: dense, units: 1}\n",

@@ -703,11 +703,12 @@ class _Record:
         self.flushed = time.monotonic()
 
     def kept(self) -> str:
-        return (
-            f"weights of epoch {self.epochs} kept"
-            if self.epochs
-            else "the initial weights kept"
+        """Which weights the run directory keeps, and where it is (with
+        --quiet or --json the error line is the only place that says so)."""
+        what = (
+            f"weights of epoch {self.epochs}" if self.epochs else "the initial weights"
         )
+        return f"{what} kept in {self.dir}"
 
     def save_named(self, name: str, epoch: int, weights: dict[str, np.ndarray]) -> None:
         """A model_checkpoint save: checkpoints/<name>.safetensors."""
