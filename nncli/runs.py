@@ -454,6 +454,8 @@ def _short(v: Any, width: int = 120) -> str:
     """A spec value on one table cell: flow YAML, cut at `width` characters."""
     if v is None:
         return "-"
+    if isinstance(v, bool):  # as in the spec (YAML), not Python's True/False
+        return "true" if v else "false"
     if isinstance(v, dict | list):
         import yaml
 

@@ -213,6 +213,22 @@ def test_compare_matches_layers_by_type_so_a_removed_layer_is_one_row():
     assert rows["model.layers[2→3].units"] == ["2", "1"]
 
 
+def test_compare_writes_values_as_yaml_does():
+    """true/false as in the spec (and in resume's difference list), not
+    Python's True/False; in a whole layer's summary too."""
+    from nncli.runs import compare_tables
+
+    a = {"optimizer": {"centered": False}, "model": {"layers": [{"type": "dense"}]}}
+    b = {
+        "optimizer": {"centered": True},
+        "model": {"layers": [{"type": "dense"}, {"type": "dense", "use_bias": False}]},
+    }
+    result = {"runs": ["a", "b"], "spec_differences": spec_differences([a, b])}
+    rows = {r[0]: r[1:] for r in compare_tables({**result, "metrics": {}})[0][2]}
+    assert rows["optimizer.centered"] == ["false", "true"]
+    assert rows["model.layers[1]"] == ["-", "added: dense, use_bias: false"]
+
+
 def test_compare_text_of_the_two_moons_specs_is_one_line_per_change(tmp_path):
     specs = Path(__file__).resolve().parents[1] / "specs"
     runs = tmp_path / "runs"
