@@ -344,3 +344,27 @@ def test_npz_array_names_on_a_csv_file_exit_2_citing_the_key(tmp_path):
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {spec}:1:") and ": data.x_array: " in line
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_a_blobs_run_names_each_of_its_features_and_predicts(tmp_path, n_features):
+    """blobs with n_features other than 2 recorded the default names x1, x2,
+    so predict crashed reshaping the rows (a traceback, exit 1)."""
+    spec = tmp_path / "blobs.yaml"
+    spec.write_text(
+        f"data: {{dataset: {{type: blobs, n_samples: 60, centers: 2, n_features: "
+        f"{n_features}}}}}\nmodel: {{input_shape: [{n_features}], layers: "
+        "[{type: dense, units: 1, activation: sigmoid}]}\nloss: bce\n"
+    )
+    result = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    run = Path(result.stdout.strip().splitlines()[-1])
+    names = [f"x{i + 1}" for i in range(n_features)]
+    prep = json.loads((run / "preprocessing.json").read_text())
+    assert prep["feature_names"] == names
+    (tmp_path / "new.csv").write_text(
+        f"{','.join(names)}\n{','.join('0' * n_features)}\n"
+    )
+    result = invoke("predict", run, "--data", tmp_path / "new.csv")
+    assert result.exit_code == 0, result.output
+    assert read_csv(result.stdout)[0] == ["p_1", "label"]

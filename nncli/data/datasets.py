@@ -173,6 +173,7 @@ class Blobs(BuiltinDataset):
         seed: int | None = Field(None, ge=0)
 
     def load(self, seed):
+        self.feature_names = tuple(f"x{j + 1}" for j in range(self.n_features))
         rng = _rng(self.seed, seed)
         centres = rng.uniform(-10.0, 10.0, size=(self.centers, self.n_features))
         sizes = np.full(self.centers, self.n_samples // self.centers)
