@@ -430,6 +430,15 @@ def _entry_text(entry: dict[str, Any], layer: bool) -> str:
     """A list entry in a few words: its type, then the options that differ
     from the layer's defaults (named things by their name), e.g.
     `dense, units: 2, activation: relu`."""
+    short = entry_options(entry, layer)
+    parts = [str(short.pop("type", None))]
+    parts += [f"{key}: {_short(value)}" for key, value in short.items()]
+    return _short(", ".join(parts))
+
+
+def entry_options(entry: dict[str, Any], layer: bool) -> dict[str, Any]:
+    """`entry` without the options at their defaults (for a layer), named
+    things by their name: {type: dense, units: 2, activation: relu}."""
     defaults: dict[str, Any] = {}
     if layer:
         try:
@@ -440,14 +449,14 @@ def _entry_text(entry: dict[str, Any], layer: bool) -> str:
             defaults = {k: f.default for k, f in fields.items() if not f.is_required()}
         except Exception:  # a layer this version does not know: show all
             defaults = {}
-    parts = [str(entry.get("type"))]
+    out = {"type": entry.get("type")}
     for key, value in entry.items():
         name = value.get("type") if isinstance(value, dict) else value
         default = defaults.get(key, ABSENT)
         if key == "type" or value is None or value == default or name == default:
             continue
-        parts.append(f"{key}: {_short(name)}")
-    return _short(", ".join(parts))
+        out[key] = name
+    return out
 
 
 def _short(v: Any, width: int = 120) -> str:

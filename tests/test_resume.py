@@ -347,6 +347,41 @@ def test_spec_differences_are_written_as_yaml():
     ]
 
 
+def test_a_layer_added_or_removed_is_one_difference_not_both_lists():
+    """Layer lists of different lengths are matched as compare matches them:
+    the layer one side lacks is one entry (its type and the options that are
+    not defaults), the others are compared option by option, instead of the
+    two whole resolved lists (every default of every layer) on one line."""
+    from nncli.spec.schema import run_spec_model
+    from nncli.train.run import spec_differences
+
+    def resolve_spec(raw):
+        return run_spec_model().model_validate(raw).model_dump(mode="json")
+
+    def spec(*units):
+        layers = [{"type": "dense", "units": u, "activation": "relu"} for u in units]
+        layers.append({"type": "dense", "units": 1, "activation": "sigmoid"})
+        return resolve_spec(
+            {
+                "data": {"dataset": "moons"},
+                "model": {"input_shape": [2], "layers": layers},
+                "loss": "bce",
+            }
+        )
+
+    small, large = spec(3, 4, 2), spec(32, 32)
+    assert spec_differences(small, large) == [
+        "model.layers[0].units: run has 3, now 32",
+        "model.layers[1].units: run has 4, now 32",
+        "model.layers[2]: run has {type: dense, units: 2, activation: relu}, "
+        "now (absent)",
+    ]
+    assert spec_differences(large, small)[-1] == (
+        "model.layers[2]: run has (absent), "
+        "now {type: dense, units: 2, activation: relu}"
+    )
+
+
 def test_a_refused_resume_shows_null_not_none(tmp_path):
     run = _train(_small(tmp_path), "--runs-dir", tmp_path / "runs")
     args = ["train", "--resume", str(run), "--set", "class_weight=balanced"]

@@ -155,18 +155,43 @@ def spec_differences(old: Any, new: Any, path: str = "") -> list[str]:
         for i, (a, b) in enumerate(zip(old, new)):
             out += spec_differences(a, b, f"{path}[{i}]")
         return out
+    if isinstance(old, list) and isinstance(new, list) and old and new:
+        if all(isinstance(x, dict) for x in old + new):  # layers, callbacks
+            return _entry_differences(old, new, path)
     if old != new:
         return [f"{path}: run has {_yaml_value(old)}, now {_yaml_value(new)}"]
     return []
 
 
-def _yaml_value(value: Any) -> str:
+def _entry_differences(old: list[dict], new: list[dict], path: str) -> list[str]:
+    """Lists of entries of different lengths, matched by type as `nncli
+    compare` matches them: an entry one side lacks is one difference (its
+    type and options that are not defaults), the others option by option."""
+    from nncli.runs import align, entry_options
+
+    layers = path.endswith("layers")
+    out = []
+    for i, j in align([old, new]):
+        if i is None or j is None:
+            entry = entry_options(old[i] if j is None else new[j], layers)
+            text = _yaml_value(entry, sort_keys=False)  # type first
+            a, b = (text, "(absent)") if j is None else ("(absent)", text)
+            out.append(f"{path}[{i if j is None else j}]: run has {a}, now {b}")
+        else:
+            sub = f"{path}[{i}]" if i == j else f"{path}[{i}→{j}]"
+            out += spec_differences(old[i], new[j], sub)
+    return out
+
+
+def _yaml_value(value: Any, sort_keys: bool = True) -> str:
     """`value` on one line as YAML writes it (flow style)."""
     import yaml
 
     if value is _ABSENT:
         return "(absent)"
-    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000)
+    text = yaml.safe_dump(
+        value, default_flow_style=True, width=1_000_000, sort_keys=sort_keys
+    )
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
