@@ -127,6 +127,12 @@ def spec_key_hint(e: Any, args: Sequence[str]) -> str | None:
     except Exception:  # a hint must never turn a usage error into a crash
         return None
     path = keys.get(key) or (key if key in keys.values() else None)
+    if path is None:  # a Keras 1/2 name for a key (--lr, --nb-epoch)
+        from nncli.spec.load import OLD_KEYS
+
+        why, new_keys = OLD_KEYS.get(key, ("", ()))
+        renamed = [keys[k] for k in new_keys if k in keys] if "name" in why else []
+        path = renamed[0] if renamed else None
     if path is None:
         return None
     return f"did you mean --set {path}={option_value(option, args)}?"

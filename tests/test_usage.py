@@ -75,6 +75,12 @@ def test_json_after_double_dash_is_not_an_option():
             ["train", "s.yaml", "--validation-split", "0.2"],
             "did you mean --set data.validation_split=0.2?",
         ),
+        # Keras 1/2 names of a key: the current key's path
+        (
+            ["train", "s.yaml", "--lr", "0.1"],
+            "did you mean --set optimizer.learning_rate=0.1?",
+        ),
+        (["train", "s.yaml", "--nb-epoch", "9"], "did you mean --set epochs=9?"),
     ],
 )
 def test_unknown_option_that_is_a_spec_key_suggests_set(args, hint):
@@ -88,6 +94,9 @@ def test_no_set_hint_where_there_is_no_set_or_no_such_key():
     assert eval_.exit_code == 2 and "--set" not in eval_.stderr
     train = invoke("train", "s.yaml", "--data", "x.csv")  # a section, not a value
     assert train.exit_code == 2 and "--set" not in train.stderr
+    # Keras 2's decay is a schedule now, not a renamed learning_rate
+    decay = invoke("train", "s.yaml", "--decay", "0.01")
+    assert decay.exit_code == 2 and "--set" not in decay.stderr
 
 
 @pytest.mark.parametrize(
