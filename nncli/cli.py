@@ -72,6 +72,12 @@ def _dumps(obj: Any, indent: int = 2) -> str:
     return json.dumps(clean(obj), indent=indent, allow_nan=False)
 
 
+def _result(doc: dict[str, Any], exit_code: int = 0) -> dict[str, Any]:
+    """A command's --json result, led by the same "ok" and "exit_code" keys as
+    an error's, so `jq .exit_code` reads the process's exit code either way."""
+    return {"ok": exit_code == 0, "exit_code": exit_code, **doc}
+
+
 def _err(text: str) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
@@ -99,7 +105,7 @@ def _guard(debug: bool, fn: Callable[[], int | None], json_out: bool = False) ->
             _err(line)
         if len(lines) > 1:
             print(f"{len(lines)} errors", file=sys.stderr)
-        if json_out:
+        if json_out and not getattr(e, "json_written", False):
             print(
                 _dumps(
                     {"ok": False, "exit_code": e.exit_code, "errors": lines}, indent=2
@@ -226,13 +232,13 @@ def train_cmd(
             )
         except NothingToResume as e:  # success: a rerun script is idempotent
             print(e.lines()[0], file=sys.stderr)
-            print(_dumps(_train_json(e.summary)) if json_out else e.run_dir)
+            print(_dumps(_result(_train_json(e.summary))) if json_out else e.run_dir)
             return
         if plot:
             _plot_run(run_dir, reporter)
         reporter.info(_done_line(summary))
         if json_out:
-            print(_dumps(_train_json(summary), indent=2))
+            print(_dumps(_result(_train_json(summary)), indent=2))
         else:
             print(run_dir)
 
@@ -286,7 +292,7 @@ def _smoke(session: Any, json_out: bool) -> None:
     logs = smoke(session)
     if json_out:
         metrics = {k: v for k, v in logs.items() if k != "loss"}
-        print(_dumps({"ok": True, "loss": logs["loss"], "metrics": metrics}))
+        print(_dumps(_result({"loss": logs["loss"], "metrics": metrics})))
         return
     batches = "1 training batch" + (
         " and 1 validation batch" if "val_loss" in logs else ""
@@ -355,7 +361,7 @@ def validate_cmd(
             "warnings": s.warnings,
         }
         if json_out:
-            print(_dumps(result, indent=2))
+            print(_dumps(_result(result), indent=2))
         else:
             for note in s.splits.notes:
                 print(note, file=sys.stderr)
@@ -394,7 +400,7 @@ def summary_cmd(
                 "trainable_params": total - fixed,
                 "non_trainable_params": fixed,
             }
-            print(_dumps({"layers": rows, **counts}, indent=2))
+            print(_dumps(_result({"layers": rows, **counts}), indent=2))
             return
         title = f"Model: {session.resolved['name']}"
         header = ["Layer (type)", "Output Shape", "Param #"]
@@ -484,8 +490,9 @@ def eval_cmd(
             print(f"warning: {w}", file=sys.stderr)
         failures = check_gates(result["metrics"], under, over, result["directions"])
         result["gates"] = {"passed": not failures, "failures": failures}
+        code = EXIT_GATE if failures else 0
         if json_out:
-            print(_dumps(result, indent=2))
+            print(_dumps(_result(result, code), indent=2))
         else:
             print(f"{result['run']} on {result['data']} ({result['samples']} samples)")
             for k, v in result["metrics"].items():
@@ -496,7 +503,7 @@ def eval_cmd(
                 print_confusion(**result["confusion_matrix"])
         for f in failures:
             _err(f)
-        return EXIT_GATE if failures else 0
+        return code
 
     _guard(debug, body, json_out)
 
@@ -556,7 +563,7 @@ def predict_cmd(
                 file=sys.stderr,
             )
         if json_out:
-            print(_dumps({"ok": True, **head, "out": str(out), "samples": n}))
+            print(_dumps(_result({**head, "out": str(out), "samples": n})))
         else:
             print(f"{n} predictions written to {out}", file=sys.stderr)
         return 0
@@ -601,7 +608,7 @@ def runs_cmd(
 
         runs = list_runs(runs_dir)
         if json_out:
-            print(_dumps({"runs_dir": str(runs_dir), "runs": runs}))
+            print(_dumps(_result({"runs_dir": str(runs_dir), "runs": runs})))
         elif not runs:
             print(f"no runs in {runs_dir}", file=sys.stderr)
         else:
@@ -643,7 +650,7 @@ def compare_cmd(
 
         result = compare(runs, metric)
         if json_out:
-            print(_dumps(result))
+            print(_dumps(_result(result)))
             return
         for title, header, rows in compare_tables(result):
             if rows:
@@ -748,14 +755,13 @@ def plot_cmd(
                 files.append(save_png(plots, side))
         if json_out:
             result = {
-                "ok": True,
                 "files": [str(f) for f in files],
                 "runs": [
                     {"run": str(r), "boundary": p.field is not None, "notes": p.notes}
                     for r, p in zip(runs, plots)
                 ],
             }
-            print(_dumps(result))
+            print(_dumps(_result(result)))
             return
         for p in plots:
             for note in p.notes:

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from nncli.data.tables import Dataset, _format, input_file
-from nncli.errors import RunError
+from nncli.errors import NncliError, RunError
 
 CHUNK_ROWS = 8192  # rows read, preprocessed and predicted at a time
 
@@ -228,17 +228,30 @@ def write_csv(
 
 
 def write_json(stream: TextIO, head: dict[str, Any], chunks: Iterator[Chunk]) -> int:
-    """`head` plus "predictions" (one item per line, written as they come) and
-    "samples", as one strict JSON object (NaN and infinities become null)."""
+    """`head` plus "predictions" (one item per line, written as they come),
+    "samples", "ok" and "exit_code", as one strict JSON object (NaN and
+    infinities become null). A bad row in a later chunk still ends one valid
+    document: the predictions so far, "ok": false, its exit code and
+    "errors"; the error, re-raised, is marked `json_written`."""
     text = json.dumps(head, indent=2)[:-2]  # open: no closing "\n}"
     stream.write(text + ',\n  "predictions": [')
     n = 0
-    for chunk in chunks:
-        for item in json_items(chunk):
-            sep = ",\n    " if n else "\n    "
-            stream.write(sep + json.dumps(_strict(item), allow_nan=False))
-            n += 1
-    stream.write(f'\n  ],\n  "samples": {n}\n}}\n')
+
+    def close(tail: dict[str, Any]) -> None:
+        rest = json.dumps({"samples": n, **tail}, indent=2)[1:]  # "\n  ...}"
+        stream.write("\n  ]," + rest + "\n")
+
+    try:
+        for chunk in chunks:
+            for item in json_items(chunk):
+                sep = ",\n    " if n else "\n    "
+                stream.write(sep + json.dumps(_strict(item), allow_nan=False))
+                n += 1
+    except NncliError as e:
+        close({"ok": False, "exit_code": e.exit_code, "errors": e.lines()})
+        e.json_written = True  # type: ignore[attr-defined]
+        raise
+    close({"ok": True, "exit_code": 0})
     return n
 
 

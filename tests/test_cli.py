@@ -588,3 +588,34 @@ def test_tables_off_a_terminal_are_plain_ascii(spec, tmp_path):
         "Trainable params: 65",
         "Non-trainable params: 0",
     ]
+
+
+def test_every_json_result_carries_ok_and_the_exit_code(spec, tmp_path):
+    """`jq .exit_code` reads the process's exit code from any --json result
+    (success, a failed gate, an error), as it does from an error's JSON."""
+    trained = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--json")
+    run = Path(json.loads(trained.stdout)["run_dir"])
+    (tmp_path / "new.csv").write_text("x1,x2\n0,1\n1,-0.5\n")
+    commands = [
+        ["train", spec, "--runs-dir", tmp_path / "runs"],
+        ["train", spec, "--smoke"],
+        ["train", "--resume", run],  # nothing to resume: exit 0
+        ["validate", spec],
+        ["summary", spec],
+        ["eval", run],
+        ["eval", run, "--fail-under", "accuracy=1.01"],  # a failed gate: 5
+        ["predict", run, "--data", tmp_path / "new.csv"],
+        ["predict", run, "--data", tmp_path / "new.csv", "--out", tmp_path / "p.csv"],
+        ["runs", "--runs-dir", tmp_path / "runs"],
+        ["compare", run, run],
+        ["plot", run, "--terminal"],
+        ["eval", tmp_path / "nope"],  # an error: 2
+    ]
+    for args in commands:
+        result = invoke(*args, "--json")
+        out = json.loads(result.stdout)
+        assert out["exit_code"] == result.exit_code, args
+        assert out["ok"] is (result.exit_code == 0), args
+    assert result.exit_code == 2
+    gate = invoke("eval", run, "--fail-under", "accuracy=1.01", "--json")
+    assert gate.exit_code == 5 and json.loads(gate.stdout)["gates"]["passed"] is False

@@ -250,6 +250,29 @@ def test_json_is_streamed_as_one_valid_document(tmp_path, monkeypatch):
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 24
 
 
+def test_a_bad_row_in_a_later_chunk_still_ends_one_json_document(tmp_path, monkeypatch):
+    """--json streams predictions; a bad cell found after some were written
+    closes the same document with "ok": false, the exit code and the error,
+    rather than printing a second document after a truncated one."""
+    run = make_run(tmp_path)
+    x = np.random.default_rng(5).normal(size=(12, 2))
+    write_rows(tmp_path / "new.csv", x, ["no"] * 12)
+    with (tmp_path / "new.csv").open("a") as f:
+        f.write("1,oops,no\n")
+    monkeypatch.setattr(predict_mod, "CHUNK_ROWS", 5)
+    result = invoke("predict", run, "--data", tmp_path / "new.csv", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)  # one valid document, nothing after it
+    assert doc["ok"] is False and doc["exit_code"] == 3
+    assert doc["errors"] == [
+        "prediction file "
+        + str(tmp_path / "new.csv")
+        + ": row 13 column 'b' = 'oops' is not a number"
+    ]
+    assert doc["samples"] == len(doc["predictions"]) == 10
+    assert "row 13 column 'b' = 'oops'" in result.stderr
+
+
 def test_a_bad_file_fails_before_any_output(tmp_path):
     run = make_run(tmp_path)
     (tmp_path / "new.csv").write_text("a,b\n1,2,3\n")
