@@ -547,7 +547,8 @@ def predict_cmd(
         predictor, chunks = predictions(run, data)
         chunks = first_ready(chunks)  # a bad file fails before any output
         columns = predictor.columns()
-        head = {"run": str(run), "data": str(data), "columns": columns}
+        head = {"run": str(run), "run_dir": str(run), "data": str(data)}
+        head["columns"] = columns
         if out is None:  # a closed pipe (`| head`) ends it quietly: see _guard
             if json_out:
                 write_json(sys.stdout, head, chunks)
@@ -757,7 +758,12 @@ def plot_cmd(
             result = {
                 "files": [str(f) for f in files],
                 "runs": [
-                    {"run": str(r), "boundary": p.field is not None, "notes": p.notes}
+                    {
+                        "run": str(r),
+                        "run_dir": str(r),
+                        "boundary": p.field is not None,
+                        "notes": p.notes,
+                    }
                     for r, p in zip(runs, plots)
                 ],
             }

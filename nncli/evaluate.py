@@ -196,6 +196,7 @@ def evaluate_run(
     directions.update({k: m.direction for k, m in session.make_metrics().items()})
     result = {
         "run": str(run_dir),
+        "run_dir": str(run_dir),  # the key train --json and runs --json use
         "data": label,
         "samples": len(ds.x),
         "metrics": metrics,

@@ -174,6 +174,7 @@ def predict_run(run_dir: Path, data: Path) -> dict[str, Any]:
     items = [item for chunk in chunks for item in json_items(chunk)]
     return {
         "run": str(run_dir),
+        "run_dir": str(run_dir),
         "data": str(data),
         "columns": predictor.columns(),
         "samples": len(items),

@@ -91,6 +91,7 @@ def describe(run_dir: Path) -> dict[str, Any]:
     return {
         "run": reader.dir.name,
         "path": str(reader.dir),
+        "run_dir": str(reader.dir),  # as in train, eval, predict and plot --json
         "name": summary.get("name"),
         "started": summary.get("started"),
         "status": summary.get("status", "unknown"),
@@ -118,7 +119,14 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
         except RunError as e:
             if not (path / "spec.yaml").is_file():
                 continue  # not a run: some other folder
-            out.append({"run": path.name, "path": str(path), "status": "unreadable"})
+            out.append(
+                {
+                    "run": path.name,
+                    "path": str(path),
+                    "run_dir": str(path),
+                    "status": "unreadable",
+                }
+            )
             out[-1]["error"] = e.lines()[0]
     return sorted(out, key=_start_order)
 
@@ -274,6 +282,7 @@ def compare(runs: list[Path], metric: str | None = None) -> dict[str, Any]:
     return {
         "runs": [d["run"] for d in described],
         "paths": [d["path"] for d in described],
+        "run_dirs": [d["path"] for d in described],
         "spec_differences": spec_differences(specs),
         "metrics": {
             c: {

@@ -619,3 +619,26 @@ def test_every_json_result_carries_ok_and_the_exit_code(spec, tmp_path):
     assert result.exit_code == 2
     gate = invoke("eval", run, "--fail-under", "accuracy=1.01", "--json")
     assert gate.exit_code == 5 and json.loads(gate.stdout)["gates"]["passed"] is False
+
+
+def test_every_json_result_names_its_runs_by_run_dir(spec, tmp_path):
+    """The run directory's path has one key in every --json result: run_dir
+    (run_dirs for compare), as train --json writes it."""
+    trained = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--json")
+    run = Path(json.loads(trained.stdout)["run_dir"])
+    (tmp_path / "new.csv").write_text("x1,x2\n0,1\n")
+    new = tmp_path / "new.csv"
+
+    def out(*args):
+        result = invoke(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert out("eval", run)["run_dir"] == str(run)
+    assert out("predict", run, "--data", new)["run_dir"] == str(run)
+    assert out("predict", run, "--data", new, "--out", tmp_path / "p")["run_dir"] == (
+        str(run)
+    )
+    assert out("plot", run, "--terminal")["runs"][0]["run_dir"] == str(run)
+    assert out("runs", "--runs-dir", run.parent)["runs"][0]["run_dir"] == str(run)
+    assert out("compare", run, run)["run_dirs"] == [str(run), str(run)]
