@@ -457,9 +457,9 @@ def test_one_flat_buffer_update_equals_the_per_tensor_loop(
 ):
     import nncli.engine.optimizers as optimizers_module
 
-    if parts:  # every buffer is large enough, two threads
+    if parts:  # every buffer is large enough: blocks of 3 of its 20 elements
         monkeypatch.setattr(optimizers_module, "PARTS_MIN_SIZE", 1)
-        monkeypatch.setattr(optimizers_module, "_cpu_threads", lambda: 2)
+        monkeypatch.setattr(optimizers_module, "PART_SIZE", 3)
     be = Backend.from_name(backend.name)
     rng = np.random.default_rng(1)
     shapes = [(3, 2), (2,), (2, 4), (4,)]
@@ -468,14 +468,24 @@ def test_one_flat_buffer_update_equals_the_per_tensor_loop(
     loop_p = {k: v.copy() for k, v in flat_p.items()}
     cfg = {**cfg, "learning_rate": 0.1}
     flat_opt, loop_opt = optimizers.create(cfg), optimizers.create(cfg)
+    keys, update = [], flat_opt.update
+
+    def spy(key, w, g):  # which keys the flat optimizer updates
+        keys.append(key)
+        return update(key, w, g)
+
+    flat_opt.update = spy
     for step in range(5):
         for k, g in flat_g.items():
             g[...] = be.asarray(rng.normal(size=g.shape) * (1 + 3 * step))
         flat_opt.step(flat_p, flat_g)
         loop_opt.step(loop_p, {k: g.copy() for k, g in flat_g.items()})
     assert (flat_opt._flat is not None) == ("clipnorm" not in cfg)
-    threaded = parts and "clipnorm" not in cfg and backend.name == "numpy"
-    assert (flat_opt._pool is not None) == threaded
+    in_blocks = parts and "clipnorm" not in cfg and backend.name == "numpy"
+    blocks = {(k.lo, k.hi) for k in keys if isinstance(k, optimizers_module._Part)}
+    assert blocks == (
+        {(lo, min(lo + 3, 20)) for lo in range(0, 20, 3)} if in_blocks else set()
+    )
     # a global norm summed over one buffer rounds differently, nothing else
     exact = "global_clipnorm" not in cfg
     for k in flat_p:
