@@ -1,4 +1,4 @@
-"""bench/profile.py prints a workload's epoch times and its call tree."""
+"""bench/profile_workload.py prints a workload's epoch times and its call tree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "profile.py"
+SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "profile_workload.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -32,3 +32,13 @@ def test_an_unknown_workload_is_a_usage_error():
     pytest.importorskip("threadpoolctl")
     done = run("W9")
     assert done.returncode == 2 and "no workload W9" in done.stderr
+
+
+def test_no_bench_script_shadows_a_standard_library_module():
+    """bench/ is on the benchmark workers' path: a bench/profile.py made
+    torch's `import cProfile` fail there."""
+    bench = SCRIPT.parent
+    shadowing = sorted(
+        p.name for p in bench.glob("*.py") if p.stem in sys.stdlib_module_names
+    )
+    assert shadowing == []

@@ -1,7 +1,10 @@
 """Where nncli's time goes in one benchmark workload (the profiles of RESULTS.md).
 
+(Not bench/profile.py: bench/ is on the workers' path, and that name would
+shadow the standard library's profile module, which torch imports.)
+
 Usage (from a clean clone, after `pip install -e '.[bench]'`):
-    python bench/profile.py W4 --threads 1
+    python bench/profile_workload.py W4 --threads 1
 
 Builds nncli's trainer of bench/run.py for the workload on the same data,
 trains one warm-up epoch, prints the seconds of three more, then profiles
