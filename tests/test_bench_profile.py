@@ -19,7 +19,6 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def test_profile_of_the_seed_workload():
     pytest.importorskip("pyinstrument")
-    pytest.importorskip("threadpoolctl")
     done = run("W1", "--threads", "1", "--epochs", "1")
     assert done.returncode == 0, done.stderr
     first = done.stdout.splitlines()[:2]
@@ -29,7 +28,6 @@ def test_profile_of_the_seed_workload():
 
 
 def test_an_unknown_workload_is_a_usage_error():
-    pytest.importorskip("threadpoolctl")
     done = run("W9")
     assert done.returncode == 2 and "no workload W9" in done.stderr
 

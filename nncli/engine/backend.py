@@ -105,20 +105,17 @@ _blas: list[Any] = []  # the process's BLAS libraries (threadpoolctl), found onc
 def one_blas_thread(xp: ModuleType, gemm_flops: float) -> Any:
     """A context in which numpy's BLAS uses one thread, when the GEMMs that
     run in it have fewer than SMALL_GEMM_FLOPS each: a loop of small matrix
-    products (a recurrent layer's steps). Otherwise, and for cupy or without
-    threadpoolctl, a context that changes nothing. The thread count is the
-    process's (BLAS has no other), restored on exit."""
+    products (a recurrent layer's steps). Otherwise, for cupy, or where BLAS
+    runs one thread anyway, a context that changes nothing. The thread count
+    is the process's (BLAS has no other), restored on exit."""
     if xp is not np or gemm_flops >= SMALL_GEMM_FLOPS:
         return contextlib.nullcontext()
     if not _blas:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # an optional speed-up: the numbers are the same
-            _blas.append(None)
-        else:
-            _blas.append(ThreadpoolController().select(user_api="blas"))
+        from threadpoolctl import ThreadpoolController
+
+        _blas.append(ThreadpoolController().select(user_api="blas"))
     blas = _blas[0]
-    if blas is None or all(i["num_threads"] <= 1 for i in blas.info()):
+    if all(i["num_threads"] <= 1 for i in blas.info()):
         return contextlib.nullcontext()
     return blas.limit(limits=1)
 

@@ -4,12 +4,11 @@ changes. sum_rows: bias gradients of tall arrays as a GEMV."""
 
 import numpy as np
 import pytest
+import threadpoolctl
 
-threadpoolctl = pytest.importorskip("threadpoolctl")
-
-from nncli.engine import backend as backend_module  # noqa: E402
-from nncli.engine.backend import SMALL_GEMM_FLOPS, one_blas_thread  # noqa: E402
-from nncli.engine.layers import layers  # noqa: E402
+from nncli.engine import backend as backend_module
+from nncli.engine.backend import SMALL_GEMM_FLOPS, one_blas_thread
+from nncli.engine.layers import layers
 
 
 def blas_threads() -> int:
@@ -42,12 +41,6 @@ def test_large_gemms_and_other_modules_keep_their_threads(two_threads):
         pass
 
     with one_blas_thread(OtherModule, 10):
-        assert blas_threads() == 2
-
-
-def test_without_threadpoolctl_nothing_changes(two_threads, monkeypatch):
-    monkeypatch.setattr(backend_module, "_blas", [None])
-    with one_blas_thread(np, 10):
         assert blas_threads() == 2
 
 
