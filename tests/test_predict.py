@@ -317,15 +317,22 @@ epochs: 1
 """
 
 
-def test_npz_array_names_carry_from_training_to_predict(tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(20, 2))
-    np.savez(tmp_path / "m.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
-    spec = tmp_path / "spec.yaml"
+@pytest.fixture(scope="module")
+def npz_run(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """A run trained on m.npz's x_train/y_train arrays, and those features."""
+    folder = tmp_path_factory.mktemp("npz_run")
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    np.savez(folder / "m.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
+    spec = folder / "spec.yaml"
     spec.write_text(NPZ_SPEC)
-    result = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
+    result = invoke("train", spec, "--runs-dir", folder / "runs", "--quiet")
     assert result.exit_code == 0, result.stderr
-    run = Path(result.stdout.strip().splitlines()[-1])
+    return Path(result.stdout.strip().splitlines()[-1]), x
+
+
+def test_npz_array_names_carry_from_training_to_predict(tmp_path, npz_run):
+    run, x = npz_run
+    np.savez(tmp_path / "m.npz", x_train=x)
     _, chunks = predict_mod.predictions(run, tmp_path / "m.npz", 7)
     assert sum(len(c.rows) for c in chunks) == 20
     np.savez(tmp_path / "other.npz", x=x)
@@ -344,14 +351,8 @@ def test_npz_array_names_carry_from_training_to_predict(tmp_path):
         (np.zeros((3, 5)), "but x_train has 5 (shape [3, 5])"),
     ],
 )
-def test_predict_npz_errors_name_the_x_array(tmp_path, x_train, message):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(20, 2))
-    np.savez(tmp_path / "m.npz", x_train=x, y_train=(x[:, 0] > 0).astype(int))
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(NPZ_SPEC)
-    result = invoke("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
-    run = Path(result.stdout.strip().splitlines()[-1])
+def test_predict_npz_errors_name_the_x_array(tmp_path, npz_run, x_train, message):
+    run, _ = npz_run
     np.savez(tmp_path / "p.npz", x_train=x_train)
     predicted = invoke("predict", run, "--data", tmp_path / "p.npz")
     assert predicted.exit_code == 3
